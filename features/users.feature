@@ -1,0 +1,37 @@
+Feature: Listing users
+  GET /users lists the users of the caller's organization in the common list
+  format ("Your First API Call", common patterns; DPaaS API reference, users).
+
+  Background:
+    Given the admin user is logged in
+
+  @must @USER-1 @LIST-1
+  Scenario: Users are listed with every documented field
+    When they list users
+    Then the response status is 200
+    And the response body is a list of users
+    And the users include the admin user
+
+  @should @USER-1
+  Scenario: Users carry their status, verification, MFA, metadata and last login
+    When they list users
+    Then the response status is 200
+    And every user has the fields "is_active", "is_verified", "mfa_enabled", "metadata" and "last_login_at"
+
+  @must @USER-2
+  Scenario Outline: No password, hash or secret appears in <what>
+    When they fetch <what>
+    Then the response reveals no password, hash or secret
+
+    Examples:
+      | what                      |
+      | the users list            |
+      | a login response          |
+      | a failed login response   |
+      | a created account         |
+
+  @must @USER-3
+  Scenario: Every listed user belongs to the caller's organization
+    When they list users with "quantity=100"
+    Then the response status is 200
+    And every user in the list has the same organization_id

@@ -1,0 +1,1 @@
+"""The DPaaS conformance suite: step definitions, fixtures and the pytest plugin behind them."""
