@@ -1,0 +1,106 @@
+"""The application factory and its replaceable parts (`Components`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+
+from . import demo, policy
+from .config import Settings
+from .errors import error_middleware
+from .passwords import Passwords
+from .routes import setup_routes
+from .state import (
+    AUTHORIZE,
+    DEMO_SEEDED,
+    KEYRING,
+    PASSWORDS,
+    SETTINGS,
+    STORE,
+    THROTTLE,
+    TOKENS,
+)
+from .storage import Store
+from .throttle import LoginThrottle
+from .tokens import Keyring, TokenService
+
+#: Responses from these paths carry tokens: never cached anywhere (RFC 6749 §5.1).
+TOKEN_PATHS = frozenset({"/authentication/login", "/authentication/refresh"})
+
+
+@dataclass(frozen=True)
+class Components:
+    """The server's replaceable parts.
+
+    Tests (never the product) substitute them to build broken variants.
+    """
+
+    store: type[Store] = Store
+    tokens: type[TokenService] = TokenService
+    authorize: Callable[[Sequence[Mapping[str, Any]], str, str], bool] = policy.is_allowed
+    middlewares: tuple[Middleware, ...] = ()
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """nosniff everywhere; `no-store` unless the handler chose a cache policy (JWKS)."""
+    response = await handler(request)
+    response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
+    response.headers[hdrs.CONTENT_SECURITY_POLICY] = "default-src 'none'; frame-ancestors 'none'"
+    if request.path in TOKEN_PATHS:
+        response.headers[hdrs.CACHE_CONTROL] = "no-store"
+        response.headers[hdrs.PRAGMA] = "no-cache"
+    else:
+        response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+    return response
+
+
+def create_app(settings: Settings, components: Components = Components()) -> web.Application:
+    """Build the app; storage, keys and thread pools are opened in its `cleanup_ctx`."""
+    settings.check()
+    app = web.Application(
+        middlewares=[*components.middlewares, security_headers_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[AUTHORIZE] = components.authorize
+    app[THROTTLE] = LoginThrottle(
+        settings.clock,
+        settings.login_max_failures,
+        settings.login_failure_window,
+        settings.login_throttle_max_keys,
+    )
+    app[DEMO_SEEDED] = False
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        store = components.store(settings)
+        try:
+            await store.open()
+        except BaseException:
+            await store.close()  # releases the lock and the store thread
+            raise
+        passwords: Passwords | None = None
+        try:
+            loop = asyncio.get_running_loop()
+            keyring = await loop.run_in_executor(None, Keyring.load_or_create, settings.data_dir)
+            passwords = await loop.run_in_executor(None, Passwords, settings)
+            app[STORE] = store
+            app[KEYRING] = keyring
+            app[PASSWORDS] = passwords
+            app[TOKENS] = components.tokens(settings, store, keyring)
+            if settings.demo:
+                app[DEMO_SEEDED] = await demo.seed(store, passwords, settings.clock)
+            yield
+        finally:
+            if passwords is not None:
+                passwords.close()
+            await store.close()
+
+    app.cleanup_ctx.append(resources)
+    setup_routes(app)
+    return app

@@ -1,0 +1,75 @@
+"""Server settings: one dataclass so tests can shrink every threshold and inject a clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+#: OWASP Password Storage Cheat Sheet minimum for Argon2id (19 MiB, t=2, p=1).
+ARGON2_MIN_MEMORY_KIB = 19456
+ARGON2_MIN_TIME_COST = 2
+
+
+@dataclass
+class Settings:
+    """Everything the server can be configured with; every time decision uses `clock`."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = False
+    clock: Callable[[], float] = time.time
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 14 * 24 * 3600
+    max_body_bytes: int = 64 * 1024
+    login_max_failures: int = 5
+    login_failure_window: int = 60
+    login_throttle_max_keys: int = 10_000
+    max_families_per_user: int = 100
+    issuer: str = "dpaas-reference"
+    iat_leeway: int = 5
+    argon2_time_cost: int = 2
+    argon2_memory_cost: int = ARGON2_MIN_MEMORY_KIB
+    argon2_parallelism: int = 1
+    password_workers: int = 4
+    #: Must be set explicitly to run with argon2 parameters below the OWASP floor (tests only).
+    allow_weak_password_hashing: bool = False
+    jwks_max_age: int = 300
+    shutdown_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+
+    def check(self) -> None:
+        """Refuse unsafe or nonsensical values at startup rather than at first use."""
+        weak = (
+            self.argon2_memory_cost < ARGON2_MIN_MEMORY_KIB
+            or self.argon2_time_cost < ARGON2_MIN_TIME_COST
+            or self.argon2_parallelism < 1
+        )
+        if weak and not self.allow_weak_password_hashing:
+            raise ValueError(
+                "argon2 parameters below the OWASP minimum "
+                f"(memory_cost>={ARGON2_MIN_MEMORY_KIB}, time_cost>={ARGON2_MIN_TIME_COST})"
+            )
+        for name in (
+            "access_token_ttl",
+            "refresh_token_ttl",
+            "max_body_bytes",
+            "login_max_failures",
+            "login_failure_window",
+            "login_throttle_max_keys",
+            "max_families_per_user",
+            "password_workers",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+
+class StartupError(Exception):
+    """The server cannot start (data dir unusable, locked or corrupt, key unreadable...).
+
+    The CLI prints its message as one line and exits with status 2.
+    """

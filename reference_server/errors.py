@@ -1,0 +1,125 @@
+"""The profile's error bodies and the one middleware that turns every failure into one of them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+log = logging.getLogger("reference_server")
+
+#: Error code used in the body for statuses aiohttp raises itself (router, body reader).
+ERROR_NAMES: dict[int, str] = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "ValidationError",
+    429: "TooManyRequests",
+    500: "InternalError",
+}
+
+DEFAULT_MESSAGES: dict[int, str] = {
+    400: "Bad request",
+    404: "Resource not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    500: "Internal server error",
+}
+
+#: Headers of an aiohttp HTTPException worth keeping on the JSON error response.
+_KEPT_HEADERS = (hdrs.ALLOW, hdrs.RETRY_AFTER, hdrs.WWW_AUTHENTICATE)
+
+Details = Mapping[str, Sequence[str]]
+
+
+class ApiError(Exception):
+    """An error the API reports to the client as `{"error", "message", "details"?}`."""
+
+    status = 500
+    error = "InternalError"
+    message = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Details | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = {k: list(v) for k, v in details.items()} if details else None
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+    def response(self) -> web.Response:
+        return web.json_response(self.body(), status=self.status, headers=self.headers)
+
+
+class BadRequest(ApiError):
+    status, error, message = 400, "BadRequest", "Request body must be a JSON object"
+
+
+class Unauthorized(ApiError):
+    status, error, message = 401, "Unauthorized", "Invalid or expired token"
+
+
+class Forbidden(ApiError):
+    status, error, message = 403, "Forbidden", "Insufficient permissions"
+
+
+class UnsupportedMediaType(ApiError):
+    status, error, message = 415, "UnsupportedMediaType", "Content-Type must be application/json"
+
+
+class ValidationError(ApiError):
+    status, error, message = 422, "ValidationError", "Invalid input"
+
+
+class TooManyRequests(ApiError):
+    status, error, message = 429, "TooManyRequests", "Too many failed attempts, try again later"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={hdrs.RETRY_AFTER: str(max(1, int(retry_after)))})
+
+
+def error_response(status: int, message: str | None = None, **headers: str) -> web.Response:
+    """A JSON error body for a status with no dedicated ApiError class."""
+    body = {
+        "error": ERROR_NAMES.get(status, HTTPStatus(status).phrase.replace(" ", "")),
+        "message": message or DEFAULT_MESSAGES.get(status, HTTPStatus(status).phrase),
+    }
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn ApiError, aiohttp's HTTP exceptions and crashes into the profile's JSON error body."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        kept = {k: v for k, v in exc.headers.items() if k in _KEPT_HEADERS}
+        # aiohttp's own texts ("Maximum request body size ... exceeded") are fine to show,
+        # but the defaults are shorter and uniform.
+        return error_response(exc.status, None, **kept)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500)

@@ -1,0 +1,51 @@
+"""IAM-style policy evaluation: an explicit Deny wins, then an Allow, else deny.
+
+A pure function with no I/O so it can be tested (and swapped in `Components`) on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+ACTION_LIST_ACCOUNTS = "accounts:ListAccounts"
+ACTION_CREATE_ACCOUNT = "accounts:CreateAccount"
+ACTION_LIST_USERS = "users:ListUsers"
+
+
+def accounts_resource(organization_id: str) -> str:
+    return f"dpaas:org/{organization_id}/accounts"
+
+
+def users_resource(organization_id: str) -> str:
+    return f"dpaas:org/{organization_id}/users"
+
+
+def _patterns(value: Any) -> list[str]:
+    """A statement's Action/Resource may be one string or a list of strings."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _matches(statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    return any(fnmatchcase(action, p) for p in _patterns(statement.get("Action"))) and any(
+        fnmatchcase(resource, p) for p in _patterns(statement.get("Resource"))
+    )
+
+
+def is_allowed(statements: Sequence[Mapping[str, Any]], action: str, resource: str) -> bool:
+    """Whether `statements` allow `action` on `resource` (default deny, Deny overrides)."""
+    allowed = False
+    for statement in statements:
+        if not isinstance(statement, Mapping) or not _matches(statement, action, resource):
+            continue
+        effect = statement.get("Effect")
+        if effect == "Deny":
+            return False
+        if effect == "Allow":
+            allowed = True
+    return allowed

@@ -1,0 +1,250 @@
+"""Signing keys, the JWK Set, RS256 access tokens and rotating refresh tokens."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .config import Settings, StartupError
+from .storage import Store
+
+log = logging.getLogger("reference_server.tokens")
+
+KEY_FILE = "signing-key.pem"
+MIN_RSA_BITS = 2048
+MAX_TOKEN_LENGTH = 8192
+MAX_REFRESH_TOKEN_LENGTH = 512
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One RSA key: the private half signs, the public half verifies and is published."""
+
+    kid: str
+    private_key: rsa.RSAPrivateKey
+    public_key: rsa.RSAPublicKey
+    jwk: dict[str, str]
+
+    @classmethod
+    def from_private_key(cls, private_key: rsa.RSAPrivateKey) -> SigningKey:
+        public_key = private_key.public_key()
+        numbers = public_key.public_numbers()
+        members = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
+        # RFC 7638: SHA-256 over the required members, sorted, no whitespace.
+        canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode()
+        kid = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+        jwk = {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, **members}
+        return cls(kid=kid, private_key=private_key, public_key=public_key, jwk=jwk)
+
+
+class Keyring:
+    """The server's keys by `kid`; one active signing key. Only public members are published."""
+
+    def __init__(self, active: SigningKey, retired: tuple[SigningKey, ...] = ()) -> None:
+        self.active = active
+        self._by_kid = {k.kid: k for k in (active, *retired)}
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> Keyring:
+        """Load `signing-key.pem` from the data dir, generating it (mode 0600) on first start."""
+        path = Path(data_dir) / KEY_FILE
+        if path.exists():
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (OSError, ValueError, TypeError) as exc:
+                raise StartupError(f"cannot load signing key {path}: {exc}") from exc
+            if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < MIN_RSA_BITS:
+                raise StartupError(
+                    f"signing key {path} is not an RSA key of >= {MIN_RSA_BITS} bits"
+                )
+            return cls(SigningKey.from_private_key(key))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StartupError(f"cannot write signing key {path}: {exc}") from exc
+        log.info("generated a new RSA signing key in %s", path)
+        return cls(SigningKey.from_private_key(key))
+
+    def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        key = self._by_kid.get(kid)
+        return key.public_key if key else None
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [dict(k.jwk) for k in self._by_kid.values()]}
+
+
+def hash_refresh_token(token: str) -> str:
+    """Refresh tokens are stored only as their SHA-256 (they carry 256 random bits)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The authenticated caller of a protected endpoint."""
+
+    user_id: str
+    organization_id: str
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+class TokenService:
+    """Issues and verifies access tokens and rotates refresh tokens.
+
+    The methods a test may override to build a broken variant: `issue` (login),
+    `rotate` (refresh), `verify_access_token` (bearer auth), `create_access_token`
+    and `decode_access_token`.
+    """
+
+    def __init__(self, settings: Settings, store: Store, keyring: Keyring) -> None:
+        self.settings = settings
+        self.store = store
+        self.keyring = keyring
+
+    # ------------------------------------------------------------------ access tokens
+
+    def create_access_token(self, user_id: str, organization_id: str) -> str:
+        now = int(self.settings.clock())
+        claims = {
+            "iss": self.settings.issuer,
+            "sub": user_id,
+            "org": organization_id,
+            "iat": now,
+            "exp": now + self.settings.access_token_ttl,
+            "jti": str(uuid.uuid4()),
+        }
+        key = self.keyring.active
+        return jwt.encode(
+            claims, key.private_key, algorithm="RS256", headers={"typ": "JWT", "kid": key.kid}
+        )
+
+    def decode_access_token(self, token: str) -> dict[str, Any] | None:
+        """Verified claims of a well-formed, correctly signed, unexpired token; else None."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            return None
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid")
+            if header.get("alg") != "RS256" or header.get("typ") != "JWT":
+                return None
+            key = self.keyring.public_key(kid) if isinstance(kid, str) else None
+            if key is None:
+                return None
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                issuer=self.settings.issuer,
+                options={
+                    "verify_exp": False,  # checked below against the injectable clock
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iat", "sub", "org", "iss"],
+                },
+            )
+        except Exception as exc:  # any malformed input is a 401, never a 5xx
+            log.debug("access token rejected: %s", exc)
+            return None
+        return claims if self._claims_ok(claims) else None
+
+    def _claims_ok(self, claims: Mapping[str, Any]) -> bool:
+        now = self.settings.clock()
+        leeway = self.settings.iat_leeway
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", None)
+        if type(exp) is not int or type(iat) is not int:
+            return False
+        if now >= exp or iat > now + leeway:
+            return False
+        if nbf is not None and (type(nbf) is not int or nbf > now + leeway):
+            return False
+        sub, org = claims.get("sub"), claims.get("org")
+        return isinstance(sub, str) and bool(sub) and isinstance(org, str) and bool(org)
+
+    async def verify_access_token(self, token: str) -> Identity | None:
+        """The caller behind a bearer token, or None (bad token, or user gone/inactive)."""
+        claims = self.decode_access_token(token)
+        if claims is None:
+            return None
+        user = await self.store.get_active_user(claims["sub"], claims["org"])
+        if user is None:
+            return None
+        return Identity(
+            user_id=user["id"],
+            organization_id=user["organization_id"],
+            statements=list(user.get("statements") or []),
+            claims=dict(claims),
+        )
+
+    # ------------------------------------------------------------------ refresh tokens
+
+    def _token_response(self, user_id: str, organization_id: str, refresh: str) -> dict[str, Any]:
+        return {
+            "access_token": self.create_access_token(user_id, organization_id),
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_in": self.settings.access_token_ttl,
+        }
+
+    async def issue(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        """Tokens for a fresh login: a new refresh-token family, durable before returning."""
+        refresh = secrets.token_urlsafe(32)
+        now = self.settings.clock()
+        await self.store.insert_refresh_token(
+            {
+                "hash": hash_refresh_token(refresh),
+                "family_id": str(uuid.uuid4()),
+                "parent_hash": None,
+                "user_id": user["id"],
+                "org_id": user["organization_id"],
+                "issued_at": now,
+                "expires_at": now + self.settings.refresh_token_ttl,
+                "used_at": None,
+                "revoked_at": None,
+            }
+        )
+        return self._token_response(user["id"], user["organization_id"], refresh)
+
+    async def rotate(self, refresh_token: str) -> dict[str, Any] | None:
+        """Exchange a refresh token for new tokens; None for any invalid/reused token."""
+        if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_LENGTH:
+            return None
+        successor = secrets.token_urlsafe(32)
+        result = await self.store.rotate_refresh_token(
+            hash_refresh_token(refresh_token), {"hash": hash_refresh_token(successor)}
+        )
+        if result.status != "ok" or result.record is None:
+            return None
+        return self._token_response(result.record["user_id"], result.record["org_id"], successor)
