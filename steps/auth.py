@@ -162,19 +162,26 @@ def refresh_without(api: ApiClient, scene: Scene) -> httpx.Response:
 
 @when(parsers.parse("they refresh their token {n:d} times at once"), target_fixture="responses")
 def refresh_at_once(api: ApiClient, scene: Scene, n: int) -> list[httpx.Response | None]:
+    """Each request on its own warmed-up connection, released together by a barrier."""
     token = scene.session.refresh_token
     barrier = threading.Barrier(n)
     results: list[httpx.Response | None] = [None] * n
+    clients = [api.sibling() for _ in range(n)]
 
     def one(i: int) -> None:
+        clients[i].request("GET", "/accounts")  # opens the connection before the race
         barrier.wait(timeout=CONCURRENT_TIMEOUT)
-        results[i] = refresh(api, scene, token)
+        results[i] = clients[i].request(
+            "POST", "/authentication/refresh", json={"refresh_token": token}
+        )
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=CONCURRENT_TIMEOUT)
+    for client in clients:
+        client.close()
     return results
 
 

@@ -134,6 +134,12 @@ class ApiClient:
         self._record(Exchange(response.request, response))
         return response
 
+    def sibling(self) -> ApiClient:
+        """A client with its own connection that records into the same list (for races)."""
+        other = ApiClient(str(self._http.base_url), timeout=self._http.timeout.read or 15.0)
+        other.exchanges, other._lock = self.exchanges, self._lock
+        return other
+
     def _record(self, exchange: Exchange) -> None:
         with self._lock:
             self.exchanges.append(exchange)

@@ -100,7 +100,9 @@ def walk(api: ApiClient, scene: Scene, resource: str, order: str) -> None:
             f"page {page} holds {len(body['results'])} items, more than quantity={quantity}"
         )
         scene.seen.extend(body["results"])
-        if len(body["results"]) < quantity:
+        # Stop on a short page, or when the total says no page follows: a walk never asks for
+        # a page past the end, whose answer is a separate (SHOULD) requirement.
+        if len(body["results"]) < quantity or page * quantity >= body["total"]:
             break
 
 

@@ -27,7 +27,9 @@ def test_there_are_scenarios() -> None:
     assert len(scenarios()) >= 40
 
 
-@pytest.mark.parametrize(("name", "tags"), scenarios(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "tags"), scenarios(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_each_scenario_has_one_level_and_known_ids(name: str, tags: set[str]) -> None:
     levels = tags & set(LEVELS)
     assert len(levels) == 1, f"{name} must carry exactly one of @must/@should, has {levels}"
