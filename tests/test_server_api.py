@@ -20,17 +20,7 @@ from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.pagination import ListParams, Page
 from reference_server.storage import Store
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_759_226_400.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import FakeClock
 
 
 class ServerThread:

@@ -19,17 +19,7 @@ from reference_server.storage import (
     Store,
     isoformat,
 )
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_759_226_400.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import FakeClock
 
 
 def test_write_goes_through_temp_file_and_rename(tmp_path: Path, monkeypatch) -> None:

@@ -20,20 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from reference_server.config import Settings
 from reference_server.storage import TOKENS_DB, Store
 from reference_server.tokens import Keyring, TokenService, hash_refresh_token
+from tests.clock import FakeClock
 
 ORG = "org-1"
 USER = {"id": "user-1", "organization_id": ORG}
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_759_226_400.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def _user_row(user_id: str, active: bool = True) -> dict[str, Any]:
