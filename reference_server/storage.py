@@ -320,14 +320,17 @@ class Store:
         """One page of the organization's accounts."""
         return await self._run(self._list_sync, "accounts", organization_id, params, ACCOUNT_FIELDS)
 
-    def _list_sync(
-        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
-    ) -> Page:
-        rows = [
+    def _rows(self, table: str, organization_id: str) -> list[dict[str, Any]]:
+        """Every row of one tenant, tagged with its insertion order: the tenant filter's home."""
+        return [
             {**doc, "seq": doc.doc_id}
             for doc in self._table(table).search(where("organization_id") == organization_id)
         ]
-        total, page = paginate(rows, params)
+
+    def _list_sync(
+        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
+    ) -> Page:
+        total, page = paginate(self._rows(table, organization_id), params)
         return Page(total=total, results=[{f: row.get(f) for f in fields} for row in page])
 
     async def create_account(

@@ -271,8 +271,8 @@ def token_expired(api: ApiClient, scene: Scene, target: Target) -> None:
         pytest.skip(reason)
     response = send(api, scene, "GET", "/accounts", token=scene.session.access_token)
     assert response.status_code == 200, "the access token did not work even before it expired"
-    if target.embedded is not None:
-        target.embedded.clock.advance(ACCESS_TOKEN_TTL + CLOCK_TOLERANCE)
+    if target.clock is not None:
+        target.clock.advance(ACCESS_TOKEN_TTL + CLOCK_TOLERANCE)
         return
     key_path = Path(target.config.signing_key or "")
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)

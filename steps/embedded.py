@@ -2,6 +2,7 @@
 
 With no --base-url the suite checks the bundled reference server this way, with a clock the suite
 controls, so that the expired-token scenario runs for real instead of waiting fifteen minutes.
+The server's own tests use the same runner.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
+from types import TracebackType
 
 from aiohttp import web
 
@@ -46,22 +47,15 @@ def load_factory(spec: str) -> AppFactory:
     return getattr(importlib.import_module(module_name), attr)
 
 
-class EmbeddedServer:
-    def __init__(self, data_dir: Path, factory: AppFactory | None = None) -> None:
-        self.data_dir = data_dir
-        self.clock = ManualClock()
-        self._factory = factory
+class ServedApp:
+    """One app on 127.0.0.1 in its own thread and event loop; a context manager too."""
+
+    def __init__(self, make_app: Callable[[], web.Application]) -> None:
+        self._make_app = make_app
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
-
-    def _make_app(self) -> web.Application:
-        from reference_server.app import create_app
-        from reference_server.config import Settings
-
-        settings = Settings(data_dir=self.data_dir, demo=True, clock=self.clock)
-        return (self._factory or create_app)(settings)
 
     def start(self) -> str:
         started: Future[str] = Future()
@@ -102,3 +96,11 @@ class EmbeddedServer:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=START_TIMEOUT)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

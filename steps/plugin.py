@@ -127,15 +127,15 @@ def target(
             )
         yield Target(base_url.rstrip("/"), config)
         return
-    from steps.embedded import EmbeddedServer, load_factory
+    from reference_server.app import create_app
+    from reference_server.config import Settings
+    from steps.embedded import ManualClock, ServedApp, load_factory
 
-    factory = load_factory(options.dpaas_app_factory) if options.dpaas_app_factory else None
-    server = EmbeddedServer(tmp_path_factory.mktemp("dpaas-data"), factory)
-    url = server.start()
-    try:
-        yield Target(url, load_config(path) if path else builtin_config(), server)
-    finally:
-        server.stop()
+    factory = load_factory(options.dpaas_app_factory) if options.dpaas_app_factory else create_app
+    clock = ManualClock()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dpaas-data"), demo=True, clock=clock)
+    with ServedApp(lambda: factory(settings)) as url:
+        yield Target(url, load_config(path) if path else builtin_config(), clock)
 
 
 @pytest.fixture
@@ -144,8 +144,8 @@ def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
     request.node.stash[API_KEY] = client
     yield client
     client.close()
-    if target.embedded is not None:
-        target.embedded.clock.reset()  # a scenario that moved time moves it back
+    if target.clock is not None:
+        target.clock.reset()  # a scenario that moved time moves it back
 
 
 # --- reporting -----------------------------------------------------------------------------

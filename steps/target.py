@@ -104,7 +104,7 @@ def builtin_config() -> Config:
 class Target:
     base_url: str
     config: Config
-    embedded: Any = None  # steps.embedded.EmbeddedServer when the suite runs its own server
+    clock: Any = None  # steps.embedded.ManualClock of the embedded server, when the suite runs it
 
     def principal(self, name: str) -> Principal:
         try:
@@ -119,7 +119,7 @@ class Target:
     @property
     def can_expire_tokens(self) -> str | None:
         """None when the suite can make an expired token, else the reason it cannot."""
-        if self.embedded is not None or self.config.signing_key is not None:
+        if self.clock is not None or self.config.signing_key is not None:
             return None
         return (
             "not run: making an expired token needs the target's signing key; set "

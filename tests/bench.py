@@ -1,6 +1,6 @@
 """Benchmark the reference server: login, list and create throughput and latency.
 
-Run: python tests/bench.py [--concurrency 8] [--accounts 1000]
+Run: python -m tests.bench [--concurrency 8] [--accounts 1000]
 Starts the real server (--demo) on a free loopback port with a fresh temp data dir.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,13 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import free_port
+
 ADMIN = {"email": "user@example.com", "password": "your-password", "organization_slug": "myorg"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float = 30.0) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,58 +18,15 @@ from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.pagination import ListParams, Page
 from reference_server.storage import Store
-from tests.clock import FakeClock
-
-
-class ServerThread:
-    """Runs the app on a loopback port in a background thread, like the suite does."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.port = 0
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        loop = self._loop
-        runner = web.AppRunner(self.app)
-
-        async def start() -> None:
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = runner.addresses[0][1]
-
-        try:
-            loop.run_until_complete(start())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    def __enter__(self) -> str:
-        self._thread.start()
-        assert self._ready.wait(30), "server did not start"
-        if self._error:
-            raise self._error
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
+from steps.embedded import ServedApp
+from tests.support import FakeClock
 
 
 def _serve(
     tmp_path: Path, clock: FakeClock, components: Components | None = None, **kw: Any
-) -> ServerThread:
+) -> ServedApp:
     settings = Settings(data_dir=tmp_path, demo=True, clock=clock, **kw)
-    return ServerThread(create_app(settings, components or Components()))
+    return ServedApp(lambda: create_app(settings, components or Components()))
 
 
 @pytest.fixture(scope="module")

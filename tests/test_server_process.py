@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,14 +18,9 @@ import pytest
 
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.storage import MAIN_DB
+from tests.support import free_port
 
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spawn(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:

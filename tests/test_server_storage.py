@@ -19,7 +19,7 @@ from reference_server.storage import (
     Store,
     isoformat,
 )
-from tests.clock import FakeClock
+from tests.support import FakeClock
 
 
 def test_write_goes_through_temp_file_and_rename(tmp_path: Path, monkeypatch) -> None:

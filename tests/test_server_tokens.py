@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from reference_server.config import Settings
 from reference_server.storage import TOKENS_DB, Store
 from reference_server.tokens import Keyring, TokenService, hash_refresh_token
-from tests.clock import FakeClock
+from tests.support import FakeClock
 
 ORG = "org-1"
 USER = {"id": "user-1", "organization_id": ORG}

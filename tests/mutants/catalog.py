@@ -448,18 +448,13 @@ class TotalIsPageSize(Store):
 class OverlappingPages(Store):
     """Off by one: every page after the first starts with the previous page's last item."""
 
-    def _list_sync(
-        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
-    ) -> Page:
-        rows = [
-            {**doc, "seq": doc.doc_id}
-            for doc in self._table(table).search(where("organization_id") == organization_id)
-        ]
-        total, ordered = paginate(rows, dataclasses.replace(params, page=1, quantity=10**9))
+    def _list_sync(self, table: str, organization_id: str, params: ListParams,
+                   fields: tuple[str, ...]) -> Page:
+        everything = dataclasses.replace(params, page=1, quantity=10**9)
+        total, ordered = paginate(self._rows(table, organization_id), everything)
         start = max(0, params.offset - 1)
-        return Page(
-            total, [{f: r.get(f) for f in fields} for r in ordered[start : start + params.quantity]]
-        )
+        return Page(total, [{f: r.get(f) for f in fields}
+                            for r in ordered[start:start + params.quantity]])
 
 
 def uncapped(request: web.Request) -> bool:
@@ -563,14 +558,10 @@ class AllTenants(Store):
 
     table = "accounts"
 
-    def _list_sync(
-        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
-    ) -> Page:
+    def _rows(self, table: str, organization_id: str) -> list[dict[str, Any]]:
         if table != self.table:
-            return super()._list_sync(table, organization_id, params, fields)
-        rows = [{**doc, "seq": doc.doc_id} for doc in self._table(table).all()]
-        total, page = paginate(rows, params)
-        return Page(total, [{f: r.get(f) for f in fields} for r in page])
+            return super()._rows(table, organization_id)
+        return [{**doc, "seq": doc.doc_id} for doc in self._table(table).all()]
 
 
 class AllTenantsUsers(AllTenants):
