@@ -1,14 +1,21 @@
-"""Loads the conformance suite's plugin and step modules for every run of pytest here.
+"""Loads the conformance suite: its plugin (the library) and its step definitions.
 
-Step modules are plugins, not star imports, so pytest rewrites their assertions and each failure
-shows the values involved.
+The library (`dpaas_conformance`) holds the plugin, the HTTP client, the target and its
+configuration, the requirement registry, the schemas and the embedded server; `steps/` holds only
+step definitions. Step modules are plugins, not star imports, so pytest rewrites their assertions
+and each failure shows the values involved; the library's assertions are rewritten too.
 """
 
+import pytest
+
+pytest.register_assert_rewrite("dpaas_conformance")
+
 pytest_plugins = [
-    "steps.plugin",
+    "dpaas_conformance.plugin",
     "steps.common",
     "steps.auth",
     "steps.lists",
     "steps.accounts",
     "steps.users",
+    "steps.errors",
 ]

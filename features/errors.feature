@@ -1,6 +1,7 @@
 Feature: Error responses
   Errors come back as JSON: {"error", "message"} and, for validation errors,
-  "details" naming each field ("Your First API Call", error handling).
+  "details" naming each field ("Your First API Call", error handling). Every
+  JSON body is valid JSON, and nothing a write accepts can break a later read.
 
   @must @ERR-0
   Scenario: The three documented errors share one shape
@@ -42,3 +43,37 @@ Feature: Error responses
       | DELETE "/authentication/login"                  | MethodNotAllowed     | 405    |
       | POST "/accounts" with a body of 8 MiB           | PayloadTooLarge      | 413    |
       | POST "/accounts" with a plain text body         | UnsupportedMediaType | 415    |
+
+  @must @ERR-4
+  Scenario Outline: A lone surrogate escape in <field> is answered, never a crash
+    When someone sends POST "<path>" with a lone surrogate escape in "<field>"
+    Then the response is a success or a client error with a JSON error body, never a server error
+
+    Examples:
+      | path                    | field         |
+      | /authentication/login   | password      |
+      | /authentication/login   | email         |
+      | /authentication/refresh | refresh_token |
+
+  @must @ERR-4 @ERR-5
+  Scenario: Metadata nested just under 1,000 levels deep is refused or reads back as valid JSON
+    Given the admin user is logged in
+    When they create one account for each depth of metadata nesting from 1000 down to 950 levels, reading their accounts after each
+    Then every one of those answers is a success or a client error with a JSON error body, never a server error
+    And every page of accounts still reads as valid JSON for every principal of their organization
+
+  @must @ERR-4 @ERR-5
+  Scenario Outline: Whatever a create accepts still reads back as valid JSON: <payload>
+    Given the admin user is logged in
+    When they create an account with hostile but valid input: <payload>
+    Then the response is a success or a client error with a JSON error body, never a server error
+    And every page of accounts still reads as valid JSON for every principal of their organization
+
+    Examples:
+      | payload                                     |
+      | a number too large for a double in metadata |
+      | a 400-digit integer in metadata             |
+      | a lone surrogate escape in the name         |
+      | a lone surrogate escape in a metadata key   |
+      | a name of 10,000 characters                 |
+      | a name in unusual Unicode                   |

@@ -1,1 +1,2 @@
-"""The DPaaS conformance suite: step definitions, fixtures and the pytest plugin behind them."""
+"""The DPaaS conformance suite's step definitions, one module per domain (the library is
+`dpaas_conformance`)."""

@@ -1,101 +1,24 @@
 """Steps every feature shares: who is logged in, sending requests, and checking responses.
 
 "they" in a step means the principal who logged in last; "someone" means no principal at all.
+State flows from step to step through `target_fixture` (see dpaas_conformance.calls): `actors`
+(who is logged in), `response` or `responses` (what came back), `created` and `walk`.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import pytest
-from faker import Faker
 from pytest_bdd import given, parsers, then, when
 
-from steps.client import ApiClient
-from steps.schemas import assert_valid
-from steps.target import Principal, Target
-
-fake = Faker()
-TOKEN_KEYS = ("access_token", "refresh_token")
-
-
-@dataclass
-class Session:
-    principal: Principal
-    access_token: str
-    refresh_token: str
-    previous_refresh_token: str | None = None
-
-
-@dataclass
-class Scene:
-    """What one scenario has done so far; a fresh one for every scenario."""
-
-    sessions: dict[str, Session] = field(default_factory=dict)
-    current: str | None = None
-    responses: list[httpx.Response] = field(default_factory=list)
-    sent: dict[str, Any] = field(default_factory=dict)
-    created: list[dict[str, Any]] = field(default_factory=list)
-    creator: dict[str, str] = field(default_factory=dict)  # account id -> principal name
-    total_before: int | None = None
-    seen: list[dict[str, Any]] = field(default_factory=list)
-    expected_ids: set[str] = field(default_factory=set)
-
-    @property
-    def session(self) -> Session:
-        assert self.current is not None, "the scenario has not logged anyone in"
-        return self.sessions[self.current]
-
-
-@pytest.fixture
-def scene() -> Scene:
-    return Scene()
-
-
-def unique_name(prefix: str = "") -> str:
-    """Unique across workers and runs: faker for readability, random hex for uniqueness."""
-    return f"{prefix}Conformance {fake.word().title()} {secrets.token_hex(4)}"
-
-
-def body_of(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        pytest.fail(
-            f"expected a JSON body, got {response.headers.get('content-type')!r}: "
-            f"{response.text[:200]!r}"
-        )
-
-
-def send(
-    api: ApiClient, scene: Scene, method: str, path: str, **kwargs: Any
-) -> httpx.Response:
-    response = api.request(method, path, **kwargs)
-    scene.responses.append(response)
-    return response
-
-
-def log_in(api: ApiClient, scene: Scene, principal: Principal) -> httpx.Response:
-    return send(api, scene, "POST", "/authentication/login", json=principal.credentials())
-
-
-def start_session(api: ApiClient, scene: Scene, target: Target, name: str) -> Session:
-    principal = target.principal(name)
-    response = log_in(api, scene, principal)
-    assert response.status_code == 200, (
-        f"could not log in as the {name} principal ({principal.email} in "
-        f"{principal.organization_slug}): {response.status_code} {response.text[:300]}"
-    )
-    body = body_of(response)
-    assert_valid("token", body)
-    session = Session(principal, body["access_token"], body["refresh_token"])
-    scene.sessions[name] = session
-    scene.current = name
-    return session
+from dpaas_conformance.calls import TOKEN_KEYS, Actors, Created, start_session
+from dpaas_conformance.client import ApiClient, body_of
+from dpaas_conformance.schemas import assert_valid
+from dpaas_conformance.target import Target
 
 
 def literal(text: str) -> Any:
@@ -106,42 +29,55 @@ def literal(text: str) -> Any:
         raise ValueError(f"step value {text!r} is not JSON") from exc
 
 
+@pytest.fixture
+def actors() -> Actors:
+    """Nobody has logged in yet; each login step hands on a new `Actors`."""
+    return Actors()
+
+
+@pytest.fixture
+def created() -> tuple[Created, ...]:
+    """No account created yet; steps that create hand on a longer tuple."""
+    return ()
+
+
 # --- who is logged in ----------------------------------------------------------------------
 
 
-@given(parsers.parse("the {name} user is logged in"))
-def given_logged_in(api: ApiClient, scene: Scene, target: Target, name: str) -> None:
-    start_session(api, scene, target, name)
+@given(parsers.parse("the {name} user is logged in"), target_fixture="actors")
+def given_logged_in(api: ApiClient, actors: Actors, target: Target, name: str) -> Actors:
+    return actors.with_session(start_session(api, target.principal(name)))
 
 
 # --- requests ------------------------------------------------------------------------------
 
 
 @when(parsers.parse('someone fetches "{path}"'), target_fixture="response")
-def someone_fetches(api: ApiClient, scene: Scene, path: str) -> httpx.Response:
-    return send(api, scene, "GET", path)
+def someone_fetches(api: ApiClient, path: str) -> httpx.Response:
+    return api.request("GET", path)
 
 
 @when(parsers.re(r'they send POST "(?P<path>[^"]+)" with the raw body (?P<body>.*)'),
       target_fixture="response")
-def send_raw(api: ApiClient, scene: Scene, path: str, body: str) -> httpx.Response:
-    return send(api, scene, "POST", path, content=body.encode(),
-                headers={"Content-Type": "application/json"}, token=scene.session.access_token)
+def send_raw(api: ApiClient, actors: Actors, path: str, body: str) -> httpx.Response:
+    return api.request("POST", path, content=body.encode(),
+                       headers={"Content-Type": "application/json"},
+                       token=actors.they.access_token)
 
 
 @when(parsers.re(r'they send (?P<method>[A-Z]+) "(?P<path>[^"]+)"'
                  r"(?P<extra>| with a body of 8 MiB| with a plain text body)"),
       target_fixture="response")
 def send_request(
-    api: ApiClient, scene: Scene, method: str, path: str, extra: str
+    api: ApiClient, actors: Actors, method: str, path: str, extra: str
 ) -> httpx.Response:
-    kwargs: dict[str, Any] = {"token": scene.session.access_token}
+    kwargs: dict[str, Any] = {"token": actors.they.access_token}
     if extra == " with a body of 8 MiB":
         kwargs["json"] = {"name": "x" * (8 * 1024 * 1024)}
     elif extra == " with a plain text body":
         kwargs["content"] = b"name=Staging"
         kwargs["headers"] = {"Content-Type": "text/plain"}
-    return send(api, scene, method, path, **kwargs)
+    return api.request(method, path, **kwargs)
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -169,6 +105,15 @@ def client_error(response: httpx.Response) -> None:
     assert_valid("error", body_of(response))
 
 
+@then("the response is a success or a client error with a JSON error body, never a server error")
+def success_or_client_error(response: httpx.Response) -> None:
+    assert response.status_code < 500, (
+        f"expected a 2xx or a 4xx, got {response.status_code}: {response.text[:300]}"
+    )
+    if response.status_code >= 300:
+        client_error(response)
+
+
 @then(parsers.parse('the response is a "{error}" error with status {status:d}'))
 def named_error(response: httpx.Response, error: str, status: int) -> None:
     assert response.status_code == status, (
@@ -190,8 +135,8 @@ def details_name(response: httpx.Response, name: str) -> None:
 
 @then(parsers.parse('either the error details name "{name}" or the list has at most {n:d} results'))
 def refused_or_clamped(response: httpx.Response, name: str, n: int) -> None:
-    body = body_of(response)
     if response.status_code == 200:
+        body = body_of(response)
         assert_valid("list", body)
         assert len(body["results"]) <= n, (
             f"asked for more than {n} items, got {len(body['results'])}: the cap was not applied"
@@ -203,13 +148,23 @@ def refused_or_clamped(response: httpx.Response, name: str, n: int) -> None:
         details_name(response, name)
 
 
+def tokens_in(data: Any) -> list[str]:
+    """Where a token shows in a body, at any depth."""
+    if isinstance(data, dict):
+        found = [k for k in TOKEN_KEYS if isinstance(data.get(k), str) and data[k]]
+        return found + [f"{k}/{t}" for k, v in data.items() for t in tokens_in(v)]
+    if isinstance(data, list):
+        return [f"{i}/{t}" for i, v in enumerate(data) for t in tokens_in(v)]
+    return []
+
+
 @then("the response carries no token")
 def no_token(response: httpx.Response) -> None:
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(response.content)  # leniently: tokens in any JSON-ish body count
+    except (ValueError, RecursionError):
         return
-    leaked = [k for k in TOKEN_KEYS if isinstance(body, dict) and k in body]
+    leaked = tokens_in(body)
     assert not leaked, f"a refused request must not hand out tokens, found {leaked}"
 
 
@@ -227,19 +182,26 @@ def header_starts(response: httpx.Response, name: str, text: str) -> None:
     assert value.lower().startswith(text.lower()), f"{name}: {value!r} should start {text!r}"
 
 
-@then(parsers.parse('the response header "{name}" is a whole number of seconds'))
-def header_seconds(response: httpx.Response, name: str) -> None:
+@then(parsers.parse('the response header "{name}" says when to retry'))
+def header_retry(response: httpx.Response, name: str) -> None:
+    """RFC 9110 10.2.3: a number of seconds or an HTTP-date; both are right."""
     value = response.headers.get(name)
     assert value is not None, f"the response has no {name} header"
-    assert value.strip().isdigit(), f"{name}: {value!r} is not a whole number of seconds"
+    if value.strip().isdigit():
+        return
+    try:
+        parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise AssertionError(
+            f"{name}: {value!r} is neither a number of seconds nor an HTTP-date"
+        ) from exc
 
 
-@then(parsers.parse('the last {n:d} responses are the same "{error}" error with status {status:d}'))
-def same_errors(scene: Scene, n: int, error: str, status: int) -> None:
-    last = scene.responses[-n:]
-    for response in last:
+@then(parsers.parse('each of those answers is the same "{error}" error with status {status:d}'))
+def same_errors(responses: list[httpx.Response], error: str, status: int) -> None:
+    for response in responses:
         named_error(response, error, status)
     # Compare what a client reads; a per-request id or timestamp may differ (extra fields are free).
     bodies = {json.dumps({k: body_of(r).get(k) for k in ("error", "message", "details")})
-              for r in last}
-    assert len(bodies) == 1, f"the {n} answers differ, which tells the causes apart: {bodies}"
+              for r in responses}
+    assert len(bodies) == 1, f"the answers differ, which tells the causes apart: {bodies}"

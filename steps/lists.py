@@ -3,119 +3,89 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from steps.client import ApiClient
-from steps.common import Scene, body_of, send, unique_name
-from steps.schemas import assert_valid, problems
+from dpaas_conformance.calls import (
+    Actors,
+    Created,
+    Walk,
+    account_total,
+    list_page,
+    new_account,
+    page_body,
+    unique_name,
+    walk,
+)
+from dpaas_conformance.client import ApiClient
+from dpaas_conformance.schemas import problems
 
 RESOURCE_SCHEMA = {"accounts": "account", "users": "user"}
-MAX_PAGES = 1000  # bounds every walk, even against a target that never stops paging
-
-
-def list_page(
-    api: ApiClient, scene: Scene, resource: str, params: dict[str, Any] | str | None = None
-) -> httpx.Response:
-    return send(api, scene, "GET", f"/{resource}", params=params,
-                token=scene.session.access_token)
-
-
-def page_body(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, (
-        f"listing failed: {response.status_code} {response.text[:300]}"
-    )
-    body = body_of(response)
-    assert_valid("list", body)
-    return body
-
-
-def create_account(api: ApiClient, scene: Scene, body: dict[str, Any]) -> httpx.Response:
-    return send(api, scene, "POST", "/accounts", json=body, token=scene.session.access_token)
-
-
-def created(api: ApiClient, scene: Scene, name: str) -> dict[str, Any]:
-    response = create_account(api, scene, {"name": name, "is_default": False})
-    assert 200 <= response.status_code < 300, (
-        f"could not create account {name!r}: {response.status_code} {response.text[:300]}"
-    )
-    account = body_of(response)
-    scene.created.append(account)
-    scene.creator[account["id"]] = scene.current or ""
-    return account
 
 
 @given(parsers.parse("their organization has at least {n:d} accounts"))
-def at_least(api: ApiClient, scene: Scene, n: int) -> None:
-    total = page_body(list_page(api, scene, "accounts", {"quantity": 1}))["total"]
-    for _ in range(max(0, n - total)):
-        created(api, scene, unique_name())
+def at_least(api: ApiClient, actors: Actors, n: int) -> None:
+    session = actors.they
+    for _ in range(max(0, n - account_total(api, session))):
+        new_account(api, session, unique_name())
 
 
-@given(parsers.re(r"they have created (?P<n>\d+) accounts?"))
-def have_created(api: ApiClient, scene: Scene, n: str) -> None:
-    for _ in range(int(n)):
-        created(api, scene, unique_name())
+@given(parsers.re(r"they have created (?P<n>\d+) accounts?$"), target_fixture="created")
+def have_created(
+    api: ApiClient, actors: Actors, created: tuple[Created, ...], n: str
+) -> tuple[Created, ...]:
+    return created + tuple(new_account(api, actors.they, unique_name()) for _ in range(int(n)))
 
 
-@given(parsers.parse("they have created {n:d} accounts whose names are not in creation order"))
-def created_shuffled(api: ApiClient, scene: Scene, n: int) -> None:
-    # Created as m, z, a, ...: neither creation order nor its reverse sorts them by name.
+@given(parsers.parse("they have created {n:d} accounts whose names are not in creation order"),
+       target_fixture="created")
+def created_shuffled(
+    api: ApiClient, actors: Actors, created: tuple[Created, ...], n: int
+) -> tuple[Created, ...]:
+    # Created as m, z, a, ...: neither creation order nor its reverse sorts them by name, and
+    # every collation (code point, case-insensitive, ICU) agrees on how they sort.
     letters = "mzaqb"
-    for i in range(n):
-        created(api, scene, unique_name(prefix=f"{letters[i % len(letters)]} "))
+    return created + tuple(
+        new_account(api, actors.they, unique_name(prefix=f"{letters[i % len(letters)]} "))
+        for i in range(n)
+    )
 
 
 @when(parsers.re(r'they list (?P<resource>accounts|users) with "(?P<query>[^"]*)"'),
       target_fixture="response")
-def list_with(api: ApiClient, scene: Scene, resource: str, query: str) -> httpx.Response:
-    return list_page(api, scene, resource, query)
+def list_with(api: ApiClient, actors: Actors, resource: str, query: str) -> httpx.Response:
+    return list_page(api, actors.they, resource, query)
 
 
-@when(parsers.re(r"they list (?P<resource>accounts|users)"), target_fixture="response")
-def list_plain(api: ApiClient, scene: Scene, resource: str) -> httpx.Response:
-    return list_page(api, scene, resource)
+@when(parsers.re(r"they list (?P<resource>accounts|users)$"), target_fixture="response")
+def list_plain(api: ApiClient, actors: Actors, resource: str) -> httpx.Response:
+    return list_page(api, actors.they, resource)
 
 
 @when(parsers.parse(
-    'they walk every page of {resource} ordered by "{order}", in pages of about a third'))
-def walk(api: ApiClient, scene: Scene, resource: str, order: str) -> None:
-    """Ascending by creation, so accounts that others create meanwhile land after the walk."""
-    first = page_body(list_page(api, scene, resource, {"quantity": 1}))["total"]
-    quantity = min(100, max(1, math.ceil(first / 3)))
-    scene.expected_ids = (
-        {i for i, who in scene.creator.items() if who == scene.current}
-        if resource == "accounts" else set()
-    )
-    scene.total_before = first
-    scene.seen = []
-    for page in range(1, MAX_PAGES + 1):
-        body = page_body(list_page(api, scene, resource,
-                                   {"page": page, "quantity": quantity, "order_by": order}))
-        assert body["page"] == page, f"asked for page {page}, the body says page {body['page']}"
-        assert len(body["results"]) <= quantity, (
-            f"page {page} holds {len(body['results'])} items, more than quantity={quantity}"
-        )
-        scene.seen.extend(body["results"])
-        # Stop on a short page, or when the total says no page follows: a walk never asks for
-        # a page past the end, whose answer is a separate (SHOULD) requirement.
-        if len(body["results"]) < quantity or page * quantity >= body["total"]:
-            break
+    'they walk every page of {resource} ordered by "{order}", in pages of about a third'),
+    target_fixture="walk")
+def walk_pages(api: ApiClient, actors: Actors, resource: str, order: str) -> Walk:
+    """Ascending by creation, so items that others create meanwhile land after the walk."""
+    return walk(api, actors.they, resource, order)
 
 
 @then("every item was seen exactly once and none is missing")
-def each_once(scene: Scene) -> None:
-    ids = [item["id"] for item in scene.seen]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+def each_once(walk: Walk, created: tuple[Created, ...]) -> None:
+    ids = [item.get("id") for item in walk.items]
+    repeated = sorted({str(i) for i in ids if ids.count(i) > 1})
     assert not repeated, f"pages overlap: these items came back more than once: {repeated[:10]}"
-    assert scene.total_before is not None
-    assert len(ids) >= scene.total_before, (
-        f"the list said total={scene.total_before} but walking every page found {len(ids)}"
+    assert len(ids) >= walk.total_before, (
+        f"the list said total={walk.total_before} but walking every page found {len(ids)}"
     )
-    missing = scene.expected_ids - set(ids)
+    expected = {c.account["id"] for c in created if c.by == walk.by} if (
+        walk.resource == "accounts") else set()
+    missing = expected - set(ids)
     assert not missing, f"accounts created in this scenario never came up: {sorted(missing)}"
 
 
@@ -149,53 +119,100 @@ def total_at_least(response: httpx.Response, n: int) -> None:
     )
 
 
-def sort_keys(field: str, value: Any) -> list[Any]:
-    """Every reasonable collation: timestamps by instant, text by code point or by case."""
+def instant(field: str, value: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise AssertionError(f"{field} {value!r} is not an ISO 8601 timestamp") from exc
+
+
+def in_order(keys: list[Any], descending: bool) -> bool:
+    """Non-decreasing (or non-increasing): equal keys may come in any order (LIST-4)."""
+    return all((b <= a) if descending else (a <= b) for a, b in pairwise(keys))
+
+
+def check_sorted(
+    items: list[Mapping[str, Any]], order: str, created: tuple[Created, ...]
+) -> None:
+    """Only what every reasonable ordering agrees on.
+
+    Timestamps are compared as instants. Names are a matter of collation (code point,
+    case-insensitive, ICU), so the check is on the accounts this scenario created, whose names
+    sort the same under all of them. Other text (emails) may follow code point or
+    case-insensitive order. Equal keys may come in any order.
+    """
+    field = order.lstrip("-")
+    descending = order.startswith("-")
+    missing = [i for i, item in enumerate(items)
+               if not isinstance(item, Mapping) or field not in item]
+    assert not missing, f"items {missing[:10]} have no {field!r} to sort by"
+    values = [item[field] for item in items]
     if field.endswith("_at"):
-        return [datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))]
-    text = str(value)
-    return [text, text.casefold()]
+        keys = [instant(field, v) for v in values]
+        assert in_order(keys, descending), f"items are not sorted by {order}: {values[:20]}"
+    elif field == "name" and created:
+        ids = [item.get("id") for item in items]
+        mine = [c.account for c in created]
+        absent = [a["name"] for a in mine if a["id"] not in ids]
+        assert not absent, f"the accounts just created were not listed: {absent}"
+        listed = [a["name"] for a in sorted(mine, key=lambda a: ids.index(a["id"]))]
+        expected = sorted(listed, key=str.casefold, reverse=descending)
+        assert listed == expected, f"the accounts just created come as {listed}, not by {order}"
+    else:
+        texts = [str(v) for v in values]
+        assert in_order(texts, descending) or in_order(
+            [t.casefold() for t in texts], descending
+        ), f"items are not sorted by {order}: {texts[:20]}"
 
 
 @then(parsers.parse('the results are sorted by "{order}"'))
-def sorted_by(response: httpx.Response, order: str) -> None:
-    results = page_body(response)["results"]
-    field = order.lstrip("-")
-    descending = order.startswith("-")
-    values = [item[field] for item in results]
-    keys = [sort_keys(field, v) for v in values]
-    ok = False
-    for which in range(len(keys[0]) if keys else 1):
-        column = [k[which] for k in keys]
-        wanted = sorted(column, reverse=descending)
-        ok = ok or column == wanted
-    assert ok, f"results are not sorted by {order}: {values[:20]}"
+def sorted_by(response: httpx.Response, order: str, created: tuple[Created, ...]) -> None:
+    check_sorted(page_body(response)["results"], order, created)
+
+
+@then(parsers.parse('the items seen are sorted by "{order}"'))
+def walk_sorted_by(walk: Walk, order: str, created: tuple[Created, ...]) -> None:
+    """Across page boundaries too; items others add meanwhile cannot unsort a walk."""
+    check_sorted(list(walk.items), order, created)
 
 
 @then("the accounts they created are listed newest first")
-def created_newest_first(response: httpx.Response, scene: Scene) -> None:
-    ids = [item["id"] for item in page_body(response)["results"]]
-    mine = [a["id"] for a in scene.created]
-    positions = [ids.index(i) for i in mine if i in ids]
-    assert len(positions) == len(mine), "the accounts just created are not on the first page"
-    assert positions == sorted(positions, reverse=True), (
-        "with no order_by the newest account must come first"
+def created_newest_first(response: httpx.Response, created: tuple[Created, ...]) -> None:
+    """By their created_at as listed: accounts created in the same instant may come either way."""
+    results = page_body(response)["results"]
+    ids = [item.get("id") for item in results]
+    mine = [c.account["id"] for c in created]
+    absent = [i for i in mine if i not in ids]
+    assert not absent, f"the accounts just created are not on the first page: {absent}"
+    listed = sorted((ids.index(i), i) for i in mine)
+    stamps = {item.get("id"): instant("created_at", item.get("created_at")) for item in results}
+    order = [stamps[i] for _, i in listed]
+    assert in_order(order, descending=True), "with no order_by the newest account must come first"
+    creation = [mine.index(i) for _, i in listed]
+    ties = len(set(order)) < len(order)
+    assert ties or creation == sorted(creation, reverse=True), (
+        "with no order_by the account created last must come first"
     )
 
 
 @when(parsers.parse("they list accounts one page past the end in pages of {quantity:d}"),
       target_fixture="response")
-def past_the_end(api: ApiClient, scene: Scene, quantity: int) -> httpx.Response:
-    total = page_body(list_page(api, scene, "accounts", {"quantity": quantity}))["total"]
-    scene.total_before = total
-    return list_page(api, scene, "accounts",
+def past_the_end(api: ApiClient, actors: Actors, quantity: int) -> httpx.Response:
+    total = page_body(list_page(api, actors.they, "accounts", {"quantity": quantity}))["total"]
+    return list_page(api, actors.they, "accounts",
                      {"quantity": quantity, "page": math.ceil(total / quantity) + 1})
 
 
 @then(parsers.parse("the list has no results and its total is at least {n:d}"))
-def empty_page(response: httpx.Response, scene: Scene, n: int) -> None:
+def empty_page(response: httpx.Response, n: int) -> None:
     body = page_body(response)
     assert body["results"] == [], f"a page past the end holds {len(body['results'])} items"
-    assert body["total"] >= max(n, scene.total_before or 0), (
-        f"a page past the end must still tell the true total, it says {body['total']}"
+    # The page asked for came right after the last one, so the total must reach past the
+    # page before it.
+    page = int(response.request.url.params.get("page", "1"))
+    quantity = int(response.request.url.params.get("quantity", "20"))
+    floor = max(n, (page - 2) * quantity + 1)
+    assert body["total"] >= floor, (
+        f"a page past the end must still tell the true total (at least {floor}), it says "
+        f"{body['total']}"
     )

@@ -1,87 +1,103 @@
-"""Steps for listing users and for keeping secrets out of every response."""
+"""Steps for listing users and for keeping secrets out of every response (USER-2)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
 import httpx
 from pytest_bdd import parsers, then, when
 
-from steps.client import ApiClient
-from steps.common import Scene, body_of, log_in, send, unique_name
-from steps.lists import create_account, page_body
-from steps.schemas import problems
-from steps.target import Target
-
-SECRET_KEY = re.compile(r"pass(word)?|hash|secret|salt", re.IGNORECASE)
-HASH_VALUE = re.compile(r"\$(argon2(id|i|d)|2[aby]|pbkdf2|scrypt)\$|^[0-9a-f]{64}$", re.IGNORECASE)
+from dpaas_conformance.calls import (
+    LOGIN,
+    MAX_QUANTITY,
+    Actors,
+    Walk,
+    create_account,
+    list_page,
+    log_in,
+    page_body,
+    unique_name,
+    walk,
+)
+from dpaas_conformance.client import ApiClient, body_of
+from dpaas_conformance.leaks import MIN_SUBSTRING_PASSWORD, find_leaks
+from dpaas_conformance.schemas import problems
+from dpaas_conformance.target import Target
 
 
 @when(parsers.parse("they fetch {what}"), target_fixture="response")
-def fetch(api: ApiClient, scene: Scene, target: Target, what: str) -> httpx.Response:
-    token = scene.session.access_token
+def fetch(api: ApiClient, actors: Actors, what: str) -> httpx.Response:
+    session = actors.they
     if what == "the users list":
-        return send(api, scene, "GET", "/users", params={"quantity": 100}, token=token)
+        return list_page(api, session, "users", {"quantity": 100})
     if what == "a login response":
-        return log_in(api, scene, scene.session.principal)
+        return log_in(api, session.principal)
     if what == "a failed login response":
-        body = scene.session.principal.credentials()
+        body = session.principal.credentials()
         body["password"] = f"{body['password']}-wrong"
-        return send(api, scene, "POST", "/authentication/login", json=body)
+        return api.request("POST", LOGIN, json=body)
     if what == "a created account":
-        return create_account(api, scene, {"name": unique_name()})
+        return create_account(api, session, {"name": unique_name()})
     raise ValueError(f"unknown thing to fetch: {what!r}")
 
 
-def secrets_in(data: Any, password: str, path: str = "") -> list[str]:
-    found = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if SECRET_KEY.search(str(key)):
-                found.append(f"{path}/{key}")
-            found += secrets_in(value, password, f"{path}/{key}")
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found += secrets_in(value, password, f"{path}/{index}")
-    elif isinstance(data, str) and (password in data or HASH_VALUE.search(data)):
-        found.append(f"{path} = {data[:12]}…")
-    return found
-
-
 @then("the response reveals no password, hash or secret")
-def no_secrets(response: httpx.Response, scene: Scene) -> None:
-    body = body_of(response)
-    password = scene.session.principal.password
-    found = secrets_in(body, password)
-    assert password not in response.text, "the response echoes the user's password"
-    assert not found, f"the response exposes secrets at {found}"
+def no_secrets(response: httpx.Response, target: Target) -> None:
+    for password in target.passwords:
+        if len(password) >= MIN_SUBSTRING_PASSWORD:
+            assert password not in response.text, "the response shows a principal's password"
+    found = find_leaks(body_of(response), target.passwords)
+    assert not found, f"the response exposes secrets: {found}"
 
 
 @then(parsers.parse("the users include the {name} user"))
-def includes_user(response: httpx.Response, target: Target, name: str) -> None:
+def includes_user(
+    api: ApiClient, actors: Actors, response: httpx.Response, target: Target, name: str
+) -> None:
+    """On the page listed, or on a later one when the organization has more users."""
     email = target.principal(name).email.casefold()
-    emails = {str(u["email"]).casefold() for u in page_body(response)["results"]}
-    assert email in emails or page_body(response)["total"] > len(emails), (
-        f"the {name} user ({email}) is not among the users listed: {sorted(emails)}"
+    body = page_body(response)
+    users = list(body["results"])
+    if body["total"] > len(users):
+        users = list(walk(api, actors.they, "users", quantity=MAX_QUANTITY).items)
+    emails = {str(u.get("email", "")).casefold() for u in users if isinstance(u, Mapping)}
+    assert email in emails, f"the {name} user ({email}) is not among the users listed"
+
+
+FIELD_NAMES = re.compile(r'"([^"]+)"')
+
+
+@then(parsers.re(r"every user has the fields (?P<names>.+)"))
+def users_have(response: httpx.Response, names: str) -> None:
+    wanted = FIELD_NAMES.findall(names)
+    assert wanted, f"the step names no fields: {names!r}"
+    results = page_body(response)["results"]
+    assert results, "the list holds no user to check"
+    for index, user in enumerate(results):
+        missing = [f for f in wanted if not isinstance(user, Mapping) or f not in user]
+        assert not missing, f"results[{index}] lacks {missing}"
+        found = [p for p in problems("user-recommended", user)
+                 if p.split(":", 1)[0] in wanted]
+        assert not found, f"results[{index}] has fields of the wrong type: {found}"
+
+
+@then("every user seen belongs to the caller's organization")
+def users_in_my_org(walk: Walk, actors: Actors) -> None:
+    """The caller's organization is the one their own entry in the list names."""
+    email = actors.they.principal.email.casefold()
+    me = [u for u in walk.items if str(u.get("email", "")).casefold() == email]
+    assert me, f"the caller ({email}) is not among the users listed"
+    mine = me[0].get("organization_id")
+    foreign = [u for u in walk.items if u.get("organization_id") != mine]
+    assert not foreign, (
+        f"{len(foreign)} users listed belong to another organization than the caller's "
+        f"({mine!r}), e.g. {foreign[0].get('email')!r} in {foreign[0].get('organization_id')!r}"
     )
 
 
-@then(parsers.re(r'every user has the fields (?P<names>.+)'))
-def users_have(response: httpx.Response, names: str) -> None:
-    for index, user in enumerate(page_body(response)["results"]):
-        found = problems("user-recommended", user)
-        assert not found, f"results[{index}] lacks recommended fields: {found}"
-
-
-@then("every user in the list has the same organization_id")
-def same_org(response: httpx.Response) -> None:
-    orgs = {u["organization_id"] for u in page_body(response)["results"]}
-    assert len(orgs) <= 1, f"one organization's user list spans several: {sorted(orgs)}"
-
-
 @then(parsers.parse("none of the users seen is the {name} user"))
-def user_not_seen(scene: Scene, target: Target, name: str) -> None:
+def user_not_seen(walk: Walk, target: Target, name: str) -> None:
     email = target.principal(name).email.casefold()
-    leaked = [u for u in scene.seen if str(u.get("email", "")).casefold() == email]
+    leaked = [u for u in walk.items if str(u.get("email", "")).casefold() == email]
     assert not leaked, f"another organization's user {email} is visible"

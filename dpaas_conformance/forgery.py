@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from functools import cache
 from typing import Any
 
 import jwt
@@ -74,10 +75,16 @@ def hs256_with_public_key(token: str, public_key: PublicKeyTypes) -> str:
     return f"{unsigned}.{b64url(mac)}"
 
 
+@cache
+def stranger_key() -> rsa.RSAPrivateKey:
+    """A key the target never saw; one per run, since making one takes ~100 ms."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def signed_by_stranger(token: str) -> str:
     """Same claims and kid, signed with a key the server never saw."""
     header, payload, _ = parts(token)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = stranger_key()
     extra = {k: v for k, v in header.items() if k not in ("alg", "typ")}
     return jwt.encode(payload, key, algorithm="RS256", headers=extra)
 

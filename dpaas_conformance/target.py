@@ -1,8 +1,8 @@
 """What the suite is pointed at: the base URL, the principals, and what it may do with time.
 
-One fixture (`target`, in steps/plugin.py) builds this from pytest options, the DPAAS_CONFIG
-environment variable or the TOML file they name, so that every step reads configuration from one
-place. The file's form follows ceph's s3-tests: one table per principal the target provides.
+One fixture (`target`, in the plugin) builds this from pytest options and the TOML file they name,
+so that every step reads configuration from one place. The file's form follows ceph's s3-tests:
+one table per principal the target provides.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 
 PRINCIPAL_NAMES = ("admin", "limited", "other")
+ORGANIZATION_A = ("admin", "limited")  # the principals who share one organization
 PRINCIPAL_FIELDS = ("email", "password", "organization_slug")
 ACCESS_TOKEN_TTL = 900
+BUILT_IN = "built-in reference server principals"
 
 
-class ConfigError(pytest.UsageError):
-    pass
+class ConfigError(Exception):
+    """The configuration is missing or wrong: a mistake to fix, never a finding on the target."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Config:
     principals: dict[str, Principal] = field(default_factory=dict)
     signing_key: Path | None = None
     signing_kid: str | None = None
-    source: str = "built-in reference server principals"
+    source: str = BUILT_IN
 
 
 def config_path(option: str | None) -> Path | None:
@@ -58,17 +60,27 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the DPaaS config {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the DPaaS config {path} is not valid TOML: {exc}") from exc
     unknown = set(data) - {"principals", "keys"}
     if unknown:
         raise ConfigError(f"{path}: unknown tables {sorted(unknown)}; expected principals, keys")
+    principals = data.get("principals", {})
+    if not isinstance(principals, dict):
+        raise ConfigError(f"{path}: [principals] must hold one table per principal")
     config = Config(source=str(path))
-    for name, table in data.get("principals", {}).items():
+    for name, table in principals.items():
         config.principals[name] = _principal(path, name, table)
+    if "admin" not in config.principals:
+        raise ConfigError(
+            f"{path} has no [principals.admin] table: the suite needs at least the admin "
+            "principal (email, password, organization_slug)"
+        )
     keys = data.get("keys", {})
+    if not isinstance(keys, dict):
+        raise ConfigError(f"{path}: [keys] must be a table")
     if "signing_key" in keys:
-        config.signing_key = (path.parent / keys["signing_key"]).resolve()
+        config.signing_key = (path.parent / str(keys["signing_key"])).resolve()
         if not config.signing_key.is_file():
             raise ConfigError(f"{path}: [keys] signing_key {config.signing_key} does not exist")
     config.signing_kid = keys.get("kid")
@@ -82,9 +94,9 @@ def _principal(path: Path, name: str, table: Any) -> Principal:
         )
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [principals.{name}] must be a table")
-    missing = [f for f in PRINCIPAL_FIELDS if not isinstance(table.get(f), str)]
+    missing = [f for f in PRINCIPAL_FIELDS if not isinstance(table.get(f), str) or not table[f]]
     if missing:
-        raise ConfigError(f"{path}: [principals.{name}] needs string values for {missing}")
+        raise ConfigError(f"{path}: [principals.{name}] needs non-empty strings for {missing}")
     return Principal(name, *(table[f] for f in PRINCIPAL_FIELDS))
 
 
@@ -104,7 +116,8 @@ def builtin_config() -> Config:
 class Target:
     base_url: str
     config: Config
-    clock: Any = None  # steps.embedded.ManualClock of the embedded server, when the suite runs it
+    clock: Any = None  # the embedded server's ManualClock, when the suite runs it
+    variant: str | None = None  # the embedded variant's name, when the suite runs several
 
     def principal(self, name: str) -> Principal:
         try:
@@ -117,6 +130,15 @@ class Target:
             raise  # unreachable; pytest.skip raises
 
     @property
+    def passwords(self) -> tuple[str, ...]:
+        return tuple(p.password for p in self.config.principals.values())
+
+    @property
+    def organization_a(self) -> list[Principal]:
+        """The configured principals of the admin's organization."""
+        return [self.config.principals[n] for n in ORGANIZATION_A if n in self.config.principals]
+
+    @property
     def can_expire_tokens(self) -> str | None:
         """None when the suite can make an expired token, else the reason it cannot."""
         if self.clock is not None or self.config.signing_key is not None:
@@ -125,3 +147,12 @@ class Target:
             "not run: making an expired token needs the target's signing key; set "
             "[keys] signing_key (and kid) in the DPaaS config"
         )
+
+    @property
+    def keyed_tier(self) -> str:
+        """Whether the checks that need a token signed with the target's key can run."""
+        if self.clock is not None:
+            return "on (the embedded server's clock)"
+        if self.config.signing_key is not None:
+            return f"on (signing key {self.config.signing_key})"
+        return "off (no [keys] signing_key: the expired-token scenario is not run)"

@@ -1,18 +1,29 @@
 """The one HTTP client every step uses.
 
-It records each exchange so that a failing scenario can print what was sent and what came back,
-with passwords and tokens masked: the report is meant to be pasted into a bug tracker.
+Every response passes two checks that hold whatever the scenario is about: a body sent as JSON is
+strictly valid JSON (ERR-4), and no response shows a password, a password hash or a secret
+(USER-2). A breach raises `TargetFailure` naming that requirement.
+
+The client records each exchange so that a failing scenario can print what was sent and what came
+back, with passwords and tokens masked: the report is meant to be pasted into a bug tracker.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import ssl
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
+
+from dpaas_conformance import strictjson
+from dpaas_conformance.leaks import find_leaks
+from dpaas_conformance.outcomes import Inconclusive, TargetFailure, printable
 
 SECRET_KEYS = {"password", "access_token", "refresh_token", "token", "secret"}
 SHOWN_HEADERS = {
@@ -25,6 +36,13 @@ SHOWN_HEADERS = {
     "www-authenticate",
 }
 MAX_BODY_SHOWN = 2000
+TIMEOUT = 15.0
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for the whole run: building one costs ~25 ms per client."""
+    return ssl.create_default_context()
 
 
 class BearerAuth(httpx.Auth):
@@ -61,7 +79,7 @@ def _show_body(raw: bytes) -> str:
         return "(empty)"
     try:
         text = json.dumps(_mask_json(json.loads(raw)), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         text = raw.decode("utf-8", "replace")
     if len(text) > MAX_BODY_SHOWN:
         text = f"{text[:MAX_BODY_SHOWN]}… ({len(raw)} bytes in all)"
@@ -105,12 +123,43 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
-class ApiClient:
-    """A synchronous httpx client bound to the target; safe to share between threads."""
+def body_of(response: httpx.Response) -> Any:
+    """The response's JSON body, parsed as strictly as RFC 8259 (see `strictjson`)."""
+    try:
+        return strictjson.loads(response.content)
+    except strictjson.InvalidJson as exc:
+        content_type = response.headers.get("content-type")
+        if strictjson.is_json_media_type(content_type):
+            raise TargetFailure("ERR-4", f"a body sent as {content_type} is not valid JSON: "
+                                         f"{exc}") from exc
+        raise AssertionError(
+            f"expected a JSON body, got {content_type!r}: {response.text[:200]!r}"
+        ) from exc
+    except strictjson.TooDeep as exc:
+        raise Inconclusive(str(exc)) from exc
 
-    def __init__(self, base_url: str, *, timeout: float = 15.0) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False)
+
+class ApiClient:
+    """A synchronous httpx client bound to the target; safe to share between threads.
+
+    `passwords` are the configured principals' passwords: they are looked for in every response
+    (USER-2) and masked wherever they appear in the exchange log.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        passwords: Iterable[str] = (),
+        timeout: float = TIMEOUT,
+        check: bool = True,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url, timeout=timeout, follow_redirects=False, verify=tls_context()
+        )
         self._lock = threading.Lock()
+        self.passwords = tuple(p for p in passwords if p)
+        self.check = check
         self.exchanges: list[Exchange] = []
 
     def request(
@@ -132,11 +181,24 @@ class ApiClient:
             raise
         # The request that went out carries the Authorization header the auth flow added.
         self._record(Exchange(response.request, response))
+        if self.check:
+            self.check_response(response)
         return response
+
+    def check_response(self, response: httpx.Response) -> None:
+        """ERR-4 and USER-2, for every response whatever the scenario checks."""
+        if not response.content or not strictjson.is_json_media_type(
+            response.headers.get("content-type")
+        ):
+            return
+        leaks = find_leaks(body_of(response), self.passwords, response.text)
+        if leaks:
+            raise TargetFailure("USER-2", "a response reveals " + "; ".join(leaks[:5]))
 
     def sibling(self) -> ApiClient:
         """A client with its own connection that records into the same list (for races)."""
-        other = ApiClient(str(self._http.base_url), timeout=self._http.timeout.read or 15.0)
+        other = ApiClient(str(self._http.base_url), passwords=self.passwords,
+                          timeout=self._http.timeout.read or TIMEOUT, check=self.check)
         other.exchanges, other._lock = self.exchanges, self._lock
         return other
 
@@ -148,7 +210,14 @@ class ApiClient:
         shown = self.exchanges[-last:]
         skipped = len(self.exchanges) - len(shown)
         head = [f"({skipped} earlier exchanges not shown)"] if skipped else []
-        return "\n\n".join(head + [e.render() for e in shown])
+        text = "\n\n".join(head + [e.render() for e in shown])
+        return printable(self.redact(text))
+
+    def redact(self, text: str) -> str:
+        """Masks the configured passwords wherever they still show (a URL, an echoed message)."""
+        for password in sorted(self.passwords, key=len, reverse=True):
+            text = re.sub(re.escape(password), mask(password), text)
+        return text
 
     def close(self) -> None:
         self._http.close()

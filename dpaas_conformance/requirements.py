@@ -1,8 +1,8 @@
 """The requirement registry: every id of the DPaaS conformance profile, in our own words.
 
-Source of truth is the project's copy of the contract (PROFILE.md, built on the "Your First API
-Call" guide). This module restates it so the suite can name, in a failure, the rule a target
-broke, and so a test can prove every MUST and SHOULD id has a scenario. Sources: S = the guide,
+Source of truth is the project's conformance profile, built on the "Your First API Call" guide.
+This module restates it so the suite can name, in a failure, the rule a target broke, and so a
+test can prove every MUST and SHOULD id has a scenario. Sources: S = the guide,
 R = the wider DPaaS API reference, B = best practice (the RFC or OWASP item named).
 """
 
@@ -94,10 +94,12 @@ REQUIREMENTS: dict[str, Requirement] = {
            must="defaults page 1 and quantity 20; never more than quantity items, at most 100"),
         _r("LIST-3", "S pagination", must="walking every page yields every item exactly once"),
         _r("LIST-4", "S pagination, R conventions",
-           must="order_by sorts ascending, -field descending; newest first by default"),
+           must="order_by sorts ascending, -field descending; newest first by default; items "
+                "with equal keys may come in any order that stays fixed for a whole walk"),
         _r("LIST-5", "B OWASP API4",
-           should="a bad page, quantity or order_by gives 422 naming the parameter "
-                  "(clamping quantity above 100 is accepted)"),
+           should="a bad page, a quantity below 1 or above 100, a non-integer or an unknown "
+                  "order_by gives 422 naming the parameter (clamping quantity still passes "
+                  "LIST-2)"),
         _r("LIST-6", "B",
            should="a page past the end is 200 with empty results and the true total"),
         _r("ACC-1", "R accounts, B OWASP API1",
@@ -128,9 +130,17 @@ REQUIREMENTS: dict[str, Requirement] = {
            must="401, 403 and 422 bodies are {error, message} (422 adds details) with error "
                 "Unauthorized, Forbidden, ValidationError"),
         _r("ERR-1", "B RFC 9110",
-           should="other errors use the same shape: NotFound, MethodNotAllowed, PayloadTooLarge, "
-                  "UnsupportedMediaType, TooManyRequests, InternalError"),
+           should="other errors use the same shape: BadRequest, NotFound, MethodNotAllowed, "
+                  "RequestTimeout, PayloadTooLarge, URITooLong, UnsupportedMediaType, "
+                  "TooManyRequests, RequestHeaderFieldsTooLarge, InternalError, including "
+                  "errors raised before any route runs"),
         _r("ERR-2", "B", must="a body that is not JSON or not an object gives a 4xx JSON error"),
+        _r("ERR-4", "B RFC 8259",
+           must="every JSON response body is valid JSON: no NaN or Infinity, no lone surrogate "
+                "escapes; a request carrying them gets a 4xx or is stored so it reads back valid"),
+        _r("ERR-5", "B OWASP API4",
+           must="nothing a write accepts can break a later read: after any accepted create, "
+                "every list page still answers 200 with valid JSON for every principal"),
         _r("ERR-3", "profile decision",
            free="message wording, id format and extra fields in any object are the target's "
                 "choice"),

@@ -3,6 +3,10 @@
 With no --base-url the suite checks the bundled reference server this way, with a clock the suite
 controls, so that the expired-token scenario runs for real instead of waiting fifteen minutes.
 The server's own tests use the same runner.
+
+`--dpaas-variants=MODULE:ATTR` names a mapping of embedded *variants* instead: differently built
+apps (the mutation harness's broken and differently-correct servers), each served in turn and
+checked with only the scenarios it selects.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import asyncio
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -36,15 +41,25 @@ class ManualClock:
         self.offset = 0.0
 
 
-AppFactory = Callable[..., web.Application]
+class Variant(Protocol):
+    """One embedded app the suite can be run against, and the scenarios it is judged by."""
+
+    def make_app(self, settings: Any) -> web.Application:
+        """Build the app from the reference server's Settings (data dir, clock, demo)."""
+        ...
+
+    def selects(self, level: str, requirements: Sequence[str]) -> bool:
+        """Whether the scenario of that level citing those ids runs against this variant."""
+        ...
 
 
-def load_factory(spec: str) -> AppFactory:
-    """Resolves "package.module:callable", the form --dpaas-app-factory takes."""
+def load_variants(spec: str) -> Mapping[str, Variant]:
+    """Resolves "package.module:attribute", the form --dpaas-variants takes."""
     module_name, _, attr = spec.partition(":")
     if not attr:
-        raise ValueError(f"app factory {spec!r} must look like 'package.module:callable'")
-    return getattr(importlib.import_module(module_name), attr)
+        raise ValueError(f"variants {spec!r} must look like 'package.module:attribute'")
+    variants = getattr(importlib.import_module(module_name), attr)
+    return variants() if callable(variants) else variants
 
 
 class ServedApp:

@@ -1,0 +1,234 @@
+"""The DPaaS calls the steps make, and the immutable state that flows between steps.
+
+Steps hand state on through pytest-bdd's `target_fixture`: a step returns a new `Actors` (who is
+logged in, and who "they" are), a `Walk`, a tuple of `Created` accounts or a response, and a later
+step asks for it by name. Nothing here is mutated after it is made.
+
+A call used as a precondition ("Given they have created 3 accounts") that the target gets wrong
+raises `TargetFailure` naming the requirement it broke (ACC-2 for a create, AUTH-1 for a login),
+so an accounts scenario whose login fails blames the login, not the accounts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+from faker import Faker
+
+from dpaas_conformance.client import ApiClient, body_of
+from dpaas_conformance.outcomes import Inconclusive, TargetFailure
+from dpaas_conformance.schemas import assert_valid, problems
+from dpaas_conformance.target import Principal
+
+fake = Faker()
+MAX_PAGES = 1000  # bounds every walk, even against a target that never stops paging
+MAX_QUANTITY = 100
+LOGIN = "/authentication/login"
+REFRESH = "/authentication/refresh"
+TOKEN_KEYS = ("access_token", "refresh_token")
+
+
+def unique_name(prefix: str = "") -> str:
+    """Unique across workers and runs: faker for readability, random hex for uniqueness."""
+    return f"{prefix}Conformance {fake.word().title()} {secrets.token_hex(4)}"
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    """One principal's tokens, as the scenario last saw them."""
+
+    principal: Principal
+    access_token: str
+    refresh_token: str
+    previous_refresh_token: str | None = None
+
+    def rotated(self, tokens: Mapping[str, Any]) -> Session:
+        return replace(self, access_token=tokens["access_token"],
+                       refresh_token=tokens["refresh_token"],
+                       previous_refresh_token=self.refresh_token)
+
+
+@dataclass(frozen=True)
+class Actors:
+    """Who has logged in during the scenario; "they" is whoever logged in last."""
+
+    sessions: Mapping[str, Session] = field(default_factory=dict)
+    current: str | None = None
+
+    @property
+    def they(self) -> Session:
+        if self.current is None:
+            raise RuntimeError("the scenario says 'they' before anyone logged in")
+        return self.sessions[self.current]
+
+    def named(self, name: str | None) -> Session:
+        """"the limited user ..." acts as that principal, who must have logged in."""
+        if name is None:
+            return self.they
+        if name not in self.sessions:
+            raise RuntimeError(f"the scenario has not logged in the {name} user")
+        return self.sessions[name]
+
+    def with_session(self, session: Session) -> Actors:
+        name = session.principal.name
+        return Actors({**self.sessions, name: session}, name)
+
+
+@dataclass(frozen=True)
+class Created:
+    """An account the scenario created, and who created it."""
+
+    by: str
+    account: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Every item a walk over every page saw, and the total the list gave before it began."""
+
+    resource: str
+    by: str
+    items: tuple[Mapping[str, Any], ...]
+    total_before: int
+
+
+# --- logging in and refreshing ---------------------------------------------------------------
+
+
+def log_in(api: ApiClient, principal: Principal) -> httpx.Response:
+    return api.request("POST", LOGIN, json=principal.credentials())
+
+
+def start_session(api: ApiClient, principal: Principal) -> Session:
+    """Log in as a precondition: the preflight showed these credentials work."""
+    response = log_in(api, principal)
+    who = f"the {principal.name} principal ({principal.email} in {principal.organization_slug})"
+    if response.status_code in (401, 403, 429):
+        raise Inconclusive(
+            f"the target refused to log in {who} ({response.status_code}, Retry-After "
+            f"{response.headers.get('retry-after', '-')}): a lockout or throttling after the "
+            "suite's own failed logins?"
+        )
+    if response.status_code != 200:
+        raise TargetFailure("AUTH-1", f"logging in {who} answered {response.status_code}: "
+                                      f"{response.text[:200]}")
+    tokens = body_of(response)
+    found = problems("token", tokens)
+    if found:
+        raise TargetFailure("AUTH-1", f"the login body for {who} is not a token response: "
+                                      + "; ".join(found))
+    return Session(principal, tokens["access_token"], tokens["refresh_token"])
+
+
+def refresh(api: ApiClient, token: Any) -> httpx.Response:
+    return api.request("POST", REFRESH, json={"refresh_token": token})
+
+
+def token_body(response: httpx.Response) -> dict[str, Any]:
+    """A successful token response (login or refresh), checked before anything reads it."""
+    assert response.status_code == 200, (
+        f"expected 200 with tokens, got {response.status_code}: {response.text[:300]}"
+    )
+    body = body_of(response)
+    assert_valid("token", body)
+    return body
+
+
+def sent_json(response: httpx.Response) -> Any:
+    """The JSON body of the request that got this response: what the step sent."""
+    return json.loads(response.request.content)
+
+
+# --- lists -----------------------------------------------------------------------------------
+
+
+def list_page(
+    api: ApiClient, session: Session, resource: str,
+    params: Mapping[str, Any] | str | None = None,
+) -> httpx.Response:
+    return api.request("GET", f"/{resource}", params=params, token=session.access_token)
+
+
+def page_body(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, (
+        f"listing failed: {response.status_code} {response.text[:300]}"
+    )
+    body = body_of(response)
+    assert_valid("list", body)
+    return body
+
+
+def walk(
+    api: ApiClient, session: Session, resource: str, order: str | None = None,
+    quantity: int | None = None,
+) -> Walk:
+    """Every page of a list, in pages of `quantity` (default: about a third of the total).
+
+    Stops on a short page, or when the total says no page follows: a walk never asks for a page
+    past the end, whose answer is a separate (SHOULD) requirement.
+    """
+    first = page_body(list_page(api, session, resource, {"quantity": 1}))["total"]
+    if quantity is None:
+        quantity = min(MAX_QUANTITY, max(1, math.ceil(first / 3)))
+    seen: list[Mapping[str, Any]] = []
+    for page in range(1, MAX_PAGES + 1):
+        params: dict[str, Any] = {"page": page, "quantity": quantity}
+        if order:
+            params["order_by"] = order
+        body = page_body(list_page(api, session, resource, params))
+        assert body["page"] == page, f"asked for page {page}, the body says page {body['page']}"
+        assert len(body["results"]) <= quantity, (
+            f"page {page} holds {len(body['results'])} items, more than quantity={quantity}"
+        )
+        seen.extend(body["results"])
+        if len(body["results"]) < quantity or page * quantity >= body["total"]:
+            break
+    return Walk(resource, session.principal.name, tuple(seen), first)
+
+
+def find(api: ApiClient, session: Session, resource: str, field: str, value: Any
+         ) -> Mapping[str, Any] | None:
+    """The first item whose `field` equals `value`, over every page (newest first)."""
+    for page in range(1, MAX_PAGES + 1):
+        body = page_body(list_page(api, session, resource,
+                                   {"page": page, "quantity": MAX_QUANTITY}))
+        for item in body["results"]:
+            if isinstance(item, Mapping) and item.get(field) == value:
+                return item
+        if len(body["results"]) < MAX_QUANTITY:
+            return None
+    return None
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def create_account(api: ApiClient, session: Session, body: Any) -> httpx.Response:
+    return api.request("POST", "/accounts", json=body, token=session.access_token)
+
+
+def account_total(api: ApiClient, session: Session) -> int:
+    return int(page_body(list_page(api, session, "accounts", {"quantity": 1}))["total"])
+
+
+def new_account(api: ApiClient, session: Session, name: str) -> Created:
+    """Create an account as a precondition: a failure here breaks ACC-2."""
+    response = create_account(api, session, {"name": name, "is_default": False})
+    if not 200 <= response.status_code < 300:
+        raise TargetFailure("ACC-2", f"creating account {name!r} answered "
+                                     f"{response.status_code}: {response.text[:200]}")
+    account = body_of(response)
+    found = problems("account", account)
+    if found:
+        raise TargetFailure("ACC-6", f"the created account lacks what every account has: "
+                                     f"{'; '.join(found)}")
+    return Created(session.principal.name, account)

@@ -1,0 +1,130 @@
+"""USER-2, decided from what the suite knows rather than from how a value looks.
+
+A correct server hands out values that *look* secret: 64-hex refresh tokens, hex ids, JWTs. So a
+value counts as a leaked secret only when the suite can tell for sure:
+- it is a password the suite was configured with;
+- it is in a well-known password-hash format (argon2, bcrypt, scrypt, PBKDF2, crypt(3) SHA-2,
+  Django, Werkzeug and passlib encodings), which no other value matches by accident;
+- it sits under a field whose name says it is a password, hash or secret.
+Field names are judged outside `metadata`, which holds whatever clients chose to store. Claims
+inside JWTs the server hands out are searched too: a token is readable by anyone who holds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+HASH_FORMATS = re.compile(
+    r"""
+      \$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$      # argon2 (PHC string)
+    | \$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}                      # bcrypt
+    | \$scrypt\$|\$7\$[./A-Za-z0-9]{11}                        # passlib / libxcrypt scrypt
+    | \$pbkdf2(?:-sha\d+)?\$\d+\$                              # passlib pbkdf2
+    | \$[56]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43}  # crypt(3) SHA-256/512
+    | \b(?:pbkdf2_sha(?:1|256)|bcrypt_sha256|scrypt|argon2)\$       # Django's hashers
+    | \b(?:pbkdf2:sha\d+|scrypt):\d+(?::\d+:\d+)?\$[^$\s]+\$[0-9a-f]{32,}  # Werkzeug
+    """,
+    re.VERBOSE,
+)
+
+#: Field names (lower case, separators removed) that name a password, a hash of one, or a secret.
+SECRET_FIELDS = frozenset({
+    "password", "passwd", "pwd", "pass", "passphrase", "passwordhash", "hashedpassword",
+    "passworddigest", "encryptedpassword", "pwdhash", "passhash", "hash", "salt",
+    "passwordsalt", "secret", "clientsecret", "secretkey", "apisecret", "privatekey",
+    "otpsecret", "totpsecret", "mfasecret", "signingkey", "refreshtokenhash", "tokenhash",
+})
+
+#: A password shorter than this is matched only as a whole value, never inside longer text
+#: ("pass" must not be found in "Invalid password").
+MIN_SUBSTRING_PASSWORD = 8
+MASKS = frozenset("*•x·")
+
+
+def normalised(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def find_leaks(data: Any, passwords: Iterable[str], raw: str | None = None) -> list[str]:
+    """Every place in a parsed JSON body where a password, a hash or a secret shows.
+
+    With the body's `raw` text, a body that cannot hold a leak (no secret-named key, no hash
+    format, no password, no JWT anywhere in the text) is passed without walking it.
+    """
+    secrets = [p for p in passwords if p]
+    if raw is not None and not _may_leak(raw, secrets):
+        return []
+    found: list[str] = []
+    for path, key, value in _walk(data):
+        if isinstance(value, str):
+            found += _judge_string(path, value, secrets)
+        if (
+            key is not None
+            and "/metadata" not in path
+            and normalised(key) in SECRET_FIELDS
+            and _holds_something(value)
+        ):
+            found.append(f"{path}: a field named {key!r} holds a value")
+    return found
+
+
+def _may_leak(raw: str, passwords: list[str]) -> bool:
+    if HASH_FORMATS.search(raw) or "eyJ" in raw:  # every JWT starts with base64url('{"')
+        return True
+    if any(p in raw or json.dumps(p)[1:-1] in raw for p in passwords):
+        return True
+    return any(normalised(key) in SECRET_FIELDS for key in JSON_KEY.findall(raw))
+
+
+def _judge_string(path: str, value: str, passwords: list[str]) -> list[str]:
+    found = []
+    for password in passwords:
+        if value == password or (len(password) >= MIN_SUBSTRING_PASSWORD and password in value):
+            found.append(f"{path}: holds a configured principal's password")
+    match = HASH_FORMATS.search(value)
+    if match:
+        found.append(f"{path}: holds a password hash ({match.group(0)[:14]}…)")
+    claims = jwt_claims(value)
+    if claims is not None:
+        found += [f"{path} (a JWT's claims){leak}" for leak in find_leaks(claims, passwords)]
+    return found
+
+
+def _holds_something(value: Any) -> bool:
+    """A secret-named field leaks only when it holds text: null, "", "****", a flag, or the list
+    of messages a validation error's `details` gives for a field named "password" do not."""
+    return isinstance(value, str) and bool(value.strip()) and not set(value.strip()) <= MASKS
+
+
+def _walk(data: Any, path: str = "") -> Iterator[tuple[str, str | None, Any]]:
+    stack: list[tuple[str, str | None, Any]] = [(path, None, data)]
+    while stack:
+        where, key, value = stack.pop()
+        yield where or "(body)", key, value
+        if isinstance(value, dict):
+            stack.extend((f"{where}/{k}", str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}/{i}", None, v) for i, v in enumerate(value))
+
+
+JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]{2,}\.([A-Za-z0-9_-]{2,})\.[A-Za-z0-9_-]*$")
+
+
+def jwt_claims(value: str) -> Any | None:
+    """The payload of a compact JWS, or None when the value is not one."""
+    match = JWT_SHAPE.match(value)
+    if not match:
+        return None
+    payload = match.group(1)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None

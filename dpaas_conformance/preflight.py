@@ -1,0 +1,77 @@
+"""The checks that run before any scenario, so that a mistake in the setup is never a verdict.
+
+A missing or invalid configuration, a target where nothing answers, or a configured principal the
+target refuses to log in are the user's to fix: the run stops with one line saying what to fix and
+the verdict INCONCLUSIVE. The line is drawn with care, because a broken login must never hide
+behind INCONCLUSIVE: a login that answers 5xx, or 200 with a body that breaks AUTH-1, is the
+target's failure, and the run goes on so that the login scenarios fail it.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from dpaas_conformance.client import ApiClient
+from dpaas_conformance.target import Config, Principal
+
+PREFLIGHT_TIMEOUT = 10.0
+LOGIN = "/authentication/login"
+
+
+class PreflightError(Exception):
+    """One line: what is wrong with the setup and what to do about it."""
+
+
+def check_target(base_url: str, config: Config) -> None:
+    """Raise PreflightError unless the target answers and every principal can log in."""
+    client = ApiClient(base_url, timeout=PREFLIGHT_TIMEOUT, check=False)
+    try:
+        for principal in config.principals.values():
+            _check_login(client, base_url, config, principal)
+    finally:
+        client.close()
+
+
+def _check_login(client: ApiClient, base_url: str, config: Config, principal: Principal) -> None:
+    try:
+        response = client.request("POST", LOGIN, json=principal.credentials())
+    except httpx.TransportError as exc:
+        raise PreflightError(
+            f"nothing answers at {base_url} ({type(exc).__name__}: {exc or 'no detail'}): start "
+            "the server or correct --base-url"
+        ) from exc
+    status = response.status_code
+    who = f"the {principal.name} principal ({principal.email} in {principal.organization_slug})"
+    if status < 300 or status >= 500:
+        return  # the target's answer to judge: the login scenarios fail a broken one
+    if 300 <= status < 400:
+        where = response.headers.get("location", "elsewhere")
+        raise PreflightError(
+            f"POST {base_url}{LOGIN} is redirected ({status}) to {where}: use the URL the API "
+            "answers at as --base-url"
+        )
+    said = _error_text(response)
+    if status in (404, 405):
+        raise PreflightError(
+            f"POST {base_url}{LOGIN} answers {status}{said}: --base-url must be the URL under "
+            "which /authentication/login lives"
+        )
+    if status == 429:
+        raise PreflightError(
+            f"the target throttles logins for {who} (429, Retry-After "
+            f"{response.headers.get('retry-after', '?')} s): wait, then run again"
+        )
+    raise PreflightError(
+        f"{who} cannot log in: {status}{said}; check its email, password and organization_slug "
+        f"in {config.source}"
+    )
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return f' ("{body["message"][:120]}")'
+    return ""
