@@ -1,19 +1,97 @@
-"""Broken and differently-correct variants of the reference server, to measure the suite."""
+"""Broken and differently-correct variants of the reference server, to measure the suite.
+
+`variants()` is what `pytest --dpaas-variants=tests.mutants:variants` serves, one embedded app per
+variant, each checked with the scenarios it selects:
+- the reference server itself (the baseline): every scenario;
+- each broken variant (catalog.py): the scenarios that cite the requirement it breaks, or for a
+  SHOULD fault every scenario of its area, so that a MUST failure it causes shows up as "too
+  strict";
+- each differently-correct variant (free.py): every scenario.
+Every variant hashes passwords with weak argon2 settings (a test-only switch the server refuses
+without `allow_weak_password_hashing`), since the harness logs in thousands of times, and starts
+with one RSA key generated for the whole run.
+"""
 
 from __future__ import annotations
 
-import os
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from reference_server.app import Components
+from reference_server.config import Settings
+from reference_server.tokens import KEY_FILE
+
+MUST, SHOULD = "must", "should"
+BASELINE, MUTANT, CORRECT = "baseline", "mutant", "correct"
 
 
-def create_app(settings: Any) -> web.Application:
-    """The factory --dpaas-app-factory loads: the variant named by $DPAAS_MUTANT."""
-    from reference_server.app import create_app as real
+def weak_hashing(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, argon2_time_cost=1, argon2_memory_cost=8,
+                               allow_weak_password_hashing=True)
+
+
+@cache
+def signing_key_pem() -> bytes:
+    """One RSA key for every variant of a run: generating one per server costs ~100 ms each."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def with_key(settings: Settings) -> Settings:
+    """The data dir gets the run's key, which the server loads instead of generating one."""
+    path = Path(settings.data_dir) / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(signing_key_pem())
+        path.chmod(0o600)
+    return settings
+
+
+@dataclass(frozen=True)
+class HarnessVariant:
+    name: str
+    kind: str
+    components: Components = field(default_factory=Components)
+    requirement: str = ""  # a mutant's broken requirement
+    level: str = ""  # ... and its level
+    breaks: str = ""  # ... in words
+    expected_warnings: frozenset[str] = frozenset()  # a correct variant's SHOULD warnings
+    why: str = ""  # a correct variant's choice, in words
+    settings: Callable[[Settings], Settings] = field(default=lambda s: s)
+
+    @property
+    def area(self) -> str:
+        return self.requirement.split("-")[0]
+
+    def make_app(self, settings: Any) -> web.Application:
+        from reference_server.app import create_app
+
+        return create_app(self.settings(weak_hashing(with_key(settings))), self.components)
+
+    def selects(self, level: str, requirements: Sequence[str]) -> bool:
+        if self.kind != MUTANT:
+            return True
+        if self.level == MUST:
+            return self.requirement in requirements
+        return any(r.split("-")[0] == self.area for r in requirements)
+
+
+def variants() -> dict[str, HarnessVariant]:
     from tests.mutants.catalog import MUTANTS
-    from tests.mutants.free import FREE_VARIANTS
+    from tests.mutants.free import CORRECT_VARIANTS
 
-    name = os.environ["DPAAS_MUTANT"]
-    components = FREE_VARIANTS[name] if name in FREE_VARIANTS else MUTANTS[name].components
-    return real(settings, components)
+    found: dict[str, HarnessVariant] = {"reference": HarnessVariant("reference", BASELINE)}
+    for m in MUTANTS.values():
+        found[m.name] = HarnessVariant(m.name, MUTANT, m.components, m.requirement, m.level,
+                                       m.breaks)
+    found.update({v.name: v for v in CORRECT_VARIANTS})
+    return found

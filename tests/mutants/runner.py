@@ -1,7 +1,16 @@
-"""Runs the conformance suite against each broken variant and judges whether it was caught.
+"""Runs the conformance suite against every variant in one pytest process, and judges each.
 
-Each variant runs in its own pytest process (its own embedded server and data dir), against the
-scenarios of its requirement's area, and reports through --dpaas-report.
+One `pytest steps --dpaas-variants=tests.mutants:variants -n 2` run serves every variant in turn
+(a session-scoped parameter, so each variant's server starts once), each against only the
+scenarios it selects, and reports through --dpaas-report. Then:
+- the reference server (the baseline) must pass every scenario;
+- a MUST mutant is caught when a MUST scenario fails naming its requirement; a SHOULD mutant when
+  a SHOULD scenario warns naming it, and it is "too strict" if it also fails a MUST scenario that
+  the baseline passes;
+- a correct variant must pass every scenario the baseline passes, warning on exactly the SHOULD
+  ids it expects.
+A scenario the baseline fails is the reference server's own fault, reported by the baseline and
+not held against the variants built on it.
 """
 
 from __future__ import annotations
@@ -11,152 +20,180 @@ import os
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.mutants.catalog import MUST, MUTANTS, SHOULD, Mutant
+from tests.mutants import BASELINE, CORRECT, MUST, MUTANT, HarnessVariant, variants
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_TIMEOUT = 600
-FREE_VARIANT = "free_choices"
+RUN_TIMEOUT = 900
+SHM = Path("/dev/shm")
+PASSED = ("must passed", "should passed")
 
 
 @dataclass
-class Result:
-    name: str
-    requirement: str
-    level: str
-    breaks: str
-    scenarios: list[dict[str, Any]] = field(default_factory=list)
-    error: str = ""
+class Judged:
+    variant: HarnessVariant
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    baseline_passes: set[str] = field(default_factory=set)
 
-    def outcomes(self, outcome: str) -> list[dict[str, Any]]:
-        return [s for s in self.scenarios if s["outcome"] == outcome]
+    def labelled(self, label: str) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["outcome"] == label]
+
+    # --- mutants -------------------------------------------------------------------------
 
     @property
     def caught_by(self) -> list[dict[str, Any]]:
-        wanted = "must failed" if self.level == MUST else "should warned"
-        hits = self.outcomes(wanted)
-        # Prefer the scenarios that cite the broken requirement itself.
-        own = [s for s in hits if self.requirement in s["requirements"]]
-        return own or hits
+        label = "must failed" if self.variant.level == MUST else "should warned"
+        return [r for r in self.labelled(label) if self.variant.requirement in r["blamed"]]
+
+    @property
+    def too_strict(self) -> list[dict[str, Any]]:
+        return [r for r in self.labelled("must failed") if r["scenario"] in self.baseline_passes]
 
     @property
     def verdict(self) -> str:
-        if self.error:
-            return f"ERROR: {self.error}"
-        if self.level == SHOULD and self.outcomes("must failed"):
-            return "TOO STRICT: a SHOULD-only fault failed MUST scenarios"
-        return "caught" if self.caught_by else "MISSED"
+        if not self.rows:
+            return "ERROR: no scenario ran"
+        if self.variant.kind == MUTANT:
+            if self.variant.level != MUST and self.too_strict:
+                return "TOO STRICT: a SHOULD-only fault failed MUST scenarios"
+            if self.caught_by:
+                return "caught"
+            return "INCONCLUSIVE" if self.labelled("inconclusive") else "MISSED"
+        if not self.unexpected and self.warned == set(self.variant.expected_warnings):
+            return "ok"
+        return "FAILS" if self.variant.kind == BASELINE else "FALSE FAILURE"
 
+    # --- correct variants and the baseline -----------------------------------------------
 
-def run_suite(env_name: str, area: str | None, *extra: str) -> tuple[list[dict[str, Any]], str]:
-    """One pytest process over the conformance scenarios; returns its report rows."""
-    with tempfile.TemporaryDirectory(prefix="dpaas-mutant-") as tmp:
-        report = Path(tmp) / "report.json"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "steps",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "--dpaas-app-factory",
-            "tests.mutants:create_app",
-            f"--dpaas-report={report}",
-            "--basetemp",
-            str(Path(tmp) / "pytest"),
-            *extra,
+    @property
+    def judged_rows(self) -> list[dict[str, Any]]:
+        if self.variant.kind == BASELINE:
+            return self.rows
+        return [r for r in self.rows if r["scenario"] in self.baseline_passes]
+
+    @property
+    def unexpected(self) -> list[dict[str, Any]]:
+        expected = self.variant.expected_warnings
+        return [
+            r for r in self.judged_rows
+            if r["outcome"] not in PASSED
+            and not (r["outcome"] == "should warned" and set(r["blamed"]) <= expected)
         ]
-        if area:
-            command.append(f"--dpaas-requirements={area}")
-        env = {**os.environ, "DPAAS_MUTANT": env_name}
-        env.pop("DPAAS_CONFIG", None)
-        proc = subprocess.run(
-            command,
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
+
+    @property
+    def warned(self) -> set[str]:
+        return {i for r in self.judged_rows if r["outcome"] == "should warned"
+                for i in r["blamed"]}
+
+    def summary(self) -> str:
+        must = sum(r["outcome"] == "must passed" for r in self.judged_rows)
+        return (f"{len(self.judged_rows)} scenarios, {must} MUST passed, "
+                f"{len(self.unexpected)} unexpected, SHOULD warnings: "
+                f"{', '.join(sorted(self.warned)) or 'none'}")
+
+
+@dataclass
+class Results:
+    judged: dict[str, Judged]
+    error: str = ""
+    seconds: float = 0.0
+
+    def of_kind(self, kind: str) -> list[Judged]:
+        return [j for j in self.judged.values() if j.variant.kind == kind]
+
+    @property
+    def baseline(self) -> Judged | None:
+        found = self.of_kind(BASELINE)
+        return found[0] if found else None
+
+
+def run(names: list[str] | None = None, workers: int = 2) -> Results:
+    """One pytest process over every variant (or those named, plus the baseline)."""
+    everything = variants()
+    chosen = list(everything) if not names else ["reference", *[n for n in names
+                                                                  if n != "reference"]]
+    base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="dpaas-harness-", dir=base) as tmp:
+        report = Path(tmp) / "report.json"
+        # Only the plugins the suite needs: with autoloading on, pytest also rewrites the
+        # assertions of every module of every installed plugin (all of faker's, for one).
+        plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin", "xdist.plugin"]
+        command = [
+            sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-p", "no:cacheprovider",
+            *[arg for p in plugins for arg in ("-p", p)],
+            "-o", "addopts=", "--dpaas-variants=tests.mutants:variants",
+            f"--dpaas-report={report}", "--basetemp", str(Path(tmp) / "pytest"),
+            *[f"--dpaas-variant={n}" for n in chosen],
+        ]
+        if workers > 1:
+            command += ["-n", str(workers), "--dist", "loadgroup"]
+        env = {k: v for k, v in os.environ.items() if k != "DPAAS_CONFIG"}
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT, check=False)
         if not report.exists():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
-            return [], "no report: " + " | ".join(tail)
-        return json.loads(report.read_text())["scenarios"], ""
-
-
-def run_mutant(mutant: Mutant) -> Result:
-    scenarios, error = run_suite(mutant.name, mutant.area)
-    return Result(mutant.name, mutant.requirement, mutant.level, mutant.breaks, scenarios, error)
-
-
-def run_all(names: list[str] | None = None, workers: int = 2) -> list[Result]:
-    chosen = [MUTANTS[n] for n in names] if names else list(MUTANTS.values())
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run_mutant, chosen))
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-8:]
+            return Results({}, "no report: " + " | ".join(tail))
+        rows = json.loads(report.read_text())["scenarios"]
+    by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_variant[row["variant"]].append(row)
+    passes = {r["scenario"] for r in by_variant["reference"] if r["outcome"] in PASSED}
+    return Results({n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen})
 
 
 def scenario_name(row: dict[str, Any]) -> str:
-    return row["nodeid"].split("::", 1)[-1].removeprefix("test_")
+    return row["scenario"].split("::", 1)[-1].removeprefix("test_")
 
 
-def table(results: list[Result]) -> str:
+def mutation_table(results: Results) -> str:
     lines = [
         "| mutant | breaks | level | caught by (scenario) | verdict |",
         "|---|---|---|---|---|",
     ]
-    for r in results:
-        by = r.caught_by
+    mutants = results.of_kind(MUTANT)
+    for j in mutants:
+        by = j.caught_by
         shown = "-"
         if by:
             shown = scenario_name(by[0]) + (f" (+{len(by) - 1} more)" if len(by) > 1 else "")
-        lines.append(f"| {r.name} | {r.requirement} | {r.level.upper()} | {shown} | {r.verdict} |")
-    caught = sum(r.verdict == "caught" for r in results)
-    lines.append("")
-    lines.append(
-        f"mutation score: {caught}/{len(results)} caught "
-        f"({100 * caught / max(1, len(results)):.0f}%)"
-    )
+        v = j.variant
+        lines.append(f"| {v.name} | {v.requirement} | {v.level.upper()} | {shown} | {j.verdict} |")
+    caught = sum(j.verdict == "caught" for j in mutants)
+    lines += ["", f"mutation score: {caught}/{len(mutants)} caught "
+                  f"({100 * caught / max(1, len(mutants)):.0f}%)"]
     return "\n".join(lines)
 
 
-# The profile makes 201 on create a SHOULD (ACC-2), so the variant's 200 is warned, not failed.
-EXPECTED_FREE_WARNINGS = {"ACC-2"}
+def correct_table(results: Results) -> str:
+    lines = [
+        "| correct variant | its choice | scenarios | MUST passed | SHOULD warnings | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for j in [*results.of_kind(BASELINE), *results.of_kind(CORRECT)]:
+        must = sum(r["outcome"] == "must passed" for r in j.judged_rows)
+        why = j.variant.why or "the reference server itself (the baseline)"
+        lines.append(f"| {j.variant.name} | {why} | {len(j.judged_rows)} | {must} | "
+                     f"{', '.join(sorted(j.warned)) or 'none'} | {j.verdict} |")
+    return "\n".join(lines)
 
 
-@dataclass
-class FreeVerdict:
-    rows: list[dict[str, Any]]
-    error: str
-
-    @property
-    def unexpected(self) -> list[dict[str, Any]]:
-        return [
-            r for r in self.rows
-            if r["outcome"] not in ("must passed", "should passed")
-            and not (r["outcome"] == "should warned"
-                     and set(r["requirements"]) <= EXPECTED_FREE_WARNINGS)
-        ]
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.rows) and not self.error and not self.unexpected
-
-    def summary(self) -> str:
-        must = sum(r["outcome"] == "must passed" for r in self.rows)
-        warned = sorted({i for r in self.rows if r["outcome"] == "should warned"
-                         for i in r["requirements"]})
-        return (f"FREE variant ({FREE_VARIANT}): {len(self.rows)} scenarios, {must} MUST passed, "
-                f"{len(self.unexpected)} unexpected outcomes, SHOULD warnings: {warned or 'none'}"
-                f"{' (' + self.error + ')' if self.error else ''}")
-
-
-def judge_free_variant() -> FreeVerdict:
-    return FreeVerdict(*run_suite(FREE_VARIANT, None))
+def problems(results: Results, kind: str | None = None) -> list[str]:
+    """Everything that keeps the tables from being all caught and all ok (of one kind)."""
+    if results.error:
+        return [f"the harness did not run: {results.error}"]
+    found = []
+    for j in results.judged.values():
+        if j.verdict in ("caught", "ok") or kind not in (None, j.variant.kind):
+            continue
+        v = j.variant
+        what = f"{v.name} ({v.requirement} {v.level}: {v.breaks})" if v.kind == MUTANT else (
+            f"{v.name} ({v.why or 'baseline'}): {j.summary()}")
+        found.append(f"{what} -> {j.verdict}")
+        for row in (j.unexpected if v.kind != MUTANT else j.too_strict)[:5]:
+            found.append(f"    {row['outcome']}: {scenario_name(row)}: {row['reason'][:160]}")
+    return found
