@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from .jsonio import json_response
+
 log = logging.getLogger("reference_server")
 
 #: Error code used in the body for statuses aiohttp raises itself (router, body reader).
@@ -67,7 +69,7 @@ class ApiError(Exception):
         return out
 
     def response(self) -> web.Response:
-        return web.json_response(self.body(), status=self.status, headers=self.headers)
+        return json_response(self.body(), status=self.status, headers=self.headers)
 
 
 class BadRequest(ApiError):
@@ -103,7 +105,7 @@ def error_response(status: int, message: str | None = None, **headers: str) -> w
         "error": ERROR_NAMES.get(status, HTTPStatus(status).phrase.replace(" ", "")),
         "message": message or DEFAULT_MESSAGES.get(status, HTTPStatus(status).phrase),
     }
-    return web.json_response(body, status=status, headers=headers)
+    return json_response(body, status=status, headers=headers)
 
 
 @web.middleware

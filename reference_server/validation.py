@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -11,6 +12,62 @@ from .errors import BadRequest, UnsupportedMediaType, ValidationError
 
 REQUIRED = "This field is required"
 READ_ONLY = "This field is read-only"
+NOT_UNICODE = "Must be valid Unicode text (no lone surrogate escapes)"
+
+#: Nesting levels a JSON field may hold (the field's own object is level 1). Deep enough for any
+#: real metadata, far from the ~1,000 levels at which Python's JSON encoder gives up.
+MAX_DEPTH = 16
+#: Integers beyond this lose precision in JavaScript and other IEEE-754 clients (RFC 7493 §2.2).
+MAX_SAFE_INTEGER = 2**53 - 1
+#: Unknown field names are named back in `details`, shortened and at most this many.
+MAX_UNKNOWN_NAMED = 20
+_MAX_NAME_ECHO = 64
+
+
+def is_unicode(text: str) -> bool:
+    """False when `text` holds a lone surrogate (JSON's "\\ud800"), which UTF-8 cannot encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable_name(name: str) -> str:
+    """A field name safe to send back: valid Unicode, short."""
+    if not is_unicode(name):
+        name = name.encode("utf-8", "replace").decode("utf-8")
+    return name if len(name) <= _MAX_NAME_ECHO else name[: _MAX_NAME_ECHO - 1] + "…"
+
+
+def json_value_problem(value: Any, path: str, depth: int = 1) -> str | None:
+    """Why `value` could not be stored and served back as strict JSON, or None.
+
+    Checks nesting depth, finite numbers, safe integers and valid Unicode in keys and strings.
+    Iterative, so a hostile depth costs no recursion.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, path, depth)]
+    while stack:
+        item, where, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level > MAX_DEPTH:
+                return f"{where}: nested more than {MAX_DEPTH} levels deep"
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    if not is_unicode(key):
+                        return f"{where}: a key is not valid Unicode text (lone surrogate)"
+                    stack.append((sub, f"{where}.{_printable_name(key)}", level + 1))
+            else:
+                stack.extend((sub, f"{where}[{i}]", level + 1) for i, sub in enumerate(item))
+        elif isinstance(item, str):
+            if not is_unicode(item):
+                return f"{where}: not valid Unicode text (lone surrogate escape)"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{where}: numbers must be finite (JSON has no Infinity or NaN)"
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_SAFE_INTEGER:
+            return f"{where}: integers must be within ±{MAX_SAFE_INTEGER}; send larger ones as text"
+    return None
 
 
 def _is_json_media_type(content_type: str) -> bool:
@@ -69,6 +126,9 @@ class FieldErrors:
         if not isinstance(value, str):
             self.add(name, "Must be a string")
             return None
+        if not is_unicode(value):
+            self.add(name, NOT_UNICODE)
+            return None
         if strip:
             value = value.strip()
         if not value and not allow_empty:
@@ -89,11 +149,16 @@ class FieldErrors:
         return value
 
     def json_object(self, body: dict[str, Any], name: str, max_bytes: int) -> dict[str, Any]:
+        """A JSON object field that can always be served back (depth, numbers, Unicode, size)."""
         if name not in body:
             return {}
         value = body[name]
         if not isinstance(value, dict):
             self.add(name, "Must be an object")
+            return {}
+        problem = json_value_problem(value, name)
+        if problem is not None:
+            self.add(name, problem)
             return {}
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         if size > max_bytes:
@@ -107,9 +172,10 @@ class FieldErrors:
                 self.add(name, READ_ONLY)
 
     def unknown(self, body: dict[str, Any], allowed: set[str]) -> None:
-        for name in body:
-            if name not in allowed and name not in self.details:
-                self.add(name, "Unknown field")
+        """Name unknown fields back (shortened, valid Unicode, at most MAX_UNKNOWN_NAMED)."""
+        unknown = [name for name in body if name not in allowed and name not in self.details]
+        for name in unknown[:MAX_UNKNOWN_NAMED]:
+            self.add(_printable_name(name), "Unknown field")
 
     def raise_if_any(self) -> None:
         if self.details:

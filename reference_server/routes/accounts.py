@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..bearer import require
+from ..jsonio import json_response, list_response
 from ..pagination import parse_list_params
 from ..policy import ACTION_CREATE_ACCOUNT, ACTION_LIST_ACCOUNTS, accounts_resource
 from ..state import STORE
@@ -24,7 +25,7 @@ async def list_accounts(request: web.Request) -> web.Response:
     identity = await require(request, ACTION_LIST_ACCOUNTS, accounts_resource)
     params = parse_list_params(request.query, ACCOUNT_ORDER_FIELDS)
     page = await request.app[STORE].list_accounts(identity.organization_id, params)
-    return web.json_response({"total": page.total, "page": params.page, "results": page.results})
+    return list_response(page.total, params.page, page.results)
 
 
 @routes.post("/accounts")
@@ -42,4 +43,4 @@ async def create_account(request: web.Request) -> web.Response:
     account = await request.app[STORE].create_account(
         identity.organization_id, name, is_default=is_default, metadata=metadata
     )
-    return web.json_response(account, status=201)
+    return json_response(account, status=201)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..errors import ApiError, TooManyRequests
+from ..jsonio import json_response
 from ..passwords import MAX_PASSWORD_LENGTH
 from ..state import PASSWORDS, STORE, THROTTLE, TOKENS
 from ..validation import FieldErrors, read_json_object
@@ -57,7 +58,7 @@ async def login(request: web.Request) -> web.Response:
     if stored_hash and passwords.needs_rehash(stored_hash):
         new_hash = await passwords.hash(password)
     await app[STORE].record_login(user["id"], new_hash)
-    return web.json_response(await app[TOKENS].issue(user))
+    return json_response(await app[TOKENS].issue(user))
 
 
 @routes.post("/authentication/refresh")
@@ -70,4 +71,4 @@ async def refresh(request: web.Request) -> web.Response:
     tokens = await request.app[TOKENS].rotate(token)
     if tokens is None:
         raise InvalidRefreshToken()
-    return web.json_response(tokens)
+    return json_response(tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..bearer import require
+from ..jsonio import list_response
 from ..pagination import parse_list_params
 from ..policy import ACTION_LIST_USERS, users_resource
 from ..state import STORE
@@ -18,4 +19,4 @@ async def list_users(request: web.Request) -> web.Response:
     identity = await require(request, ACTION_LIST_USERS, users_resource)
     params = parse_list_params(request.query, USER_ORDER_FIELDS)
     page = await request.app[STORE].list_users(identity.organization_id, params)
-    return web.json_response({"total": page.total, "page": params.page, "results": page.results})
+    return list_response(page.total, params.page, page.results)
