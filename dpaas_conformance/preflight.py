@@ -9,8 +9,11 @@ target's failure, and the run goes on so that the login scenarios fail it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
+from dpaas_conformance.calls import unique_name
 from dpaas_conformance.client import ApiClient
 from dpaas_conformance.target import Config, Principal
 
@@ -22,17 +25,51 @@ class PreflightError(Exception):
     """One line: what is wrong with the setup and what to do about it."""
 
 
+#: What each principal must be allowed to do; a 403 means the configuration names the wrong
+#: user. Any other answer is left to the scenarios to judge.
+ALLOWED: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "admin": [("GET", "/accounts", {}), ("GET", "/users", {}),
+              ("POST", "/accounts", {})],
+    "limited": [("GET", "/accounts", {})],
+    "other": [("GET", "/accounts", {})],
+}
+
+
 def check_target(base_url: str, config: Config) -> None:
-    """Raise PreflightError unless the target answers and every principal can log in."""
+    """Raise PreflightError unless the target answers and every principal can log in and do
+    what the suite expects of it."""
     client = ApiClient(base_url, timeout=PREFLIGHT_TIMEOUT, check=False)
     try:
         for principal in config.principals.values():
-            _check_login(client, base_url, config, principal)
+            token = _check_login(client, base_url, config, principal)
+            if token:
+                _check_allowed(client, config, principal, token)
     finally:
         client.close()
 
 
-def _check_login(client: ApiClient, base_url: str, config: Config, principal: Principal) -> None:
+def _check_allowed(client: ApiClient, config: Config, principal: Principal, token: str) -> None:
+    for method, path, body in ALLOWED.get(principal.name, []):
+        kwargs: dict[str, Any] = (
+            {"params": {"quantity": 1}} if method == "GET"
+            else {"json": {**body, "name": unique_name("Preflight ")}}
+        )
+        try:
+            response = client.request(method, path, token=token, **kwargs)
+        except httpx.TransportError:
+            return  # the scenarios meet the same trouble and judge it
+        if response.status_code == 403:
+            raise PreflightError(
+                f"the {principal.name} principal ({principal.email}) may not {method} {path} "
+                f"(403){_error_text(response)}: configure a user with that permission in "
+                f"{config.source}"
+            )
+
+
+def _check_login(
+    client: ApiClient, base_url: str, config: Config, principal: Principal
+) -> str | None:
+    """The access token, None when the login's answer is left for the scenarios to judge."""
     try:
         response = client.request("POST", LOGIN, json=principal.credentials())
     except httpx.TransportError as exc:
@@ -43,7 +80,8 @@ def _check_login(client: ApiClient, base_url: str, config: Config, principal: Pr
     status = response.status_code
     who = f"the {principal.name} principal ({principal.email} in {principal.organization_slug})"
     if status < 300 or status >= 500:
-        return  # the target's answer to judge: the login scenarios fail a broken one
+        # The target's answer to judge: the login scenarios fail a broken one.
+        return _token(response) if status == 200 else None
     if 300 <= status < 400:
         where = response.headers.get("location", "elsewhere")
         raise PreflightError(
@@ -65,6 +103,15 @@ def _check_login(client: ApiClient, base_url: str, config: Config, principal: Pr
         f"{who} cannot log in: {status}{said}; check its email, password and organization_slug "
         f"in {config.source}"
     )
+
+
+def _token(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) and token else None
 
 
 def _error_text(response: httpx.Response) -> str:

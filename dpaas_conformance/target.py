@@ -76,6 +76,7 @@ def load_config(path: Path) -> Config:
             f"{path} has no [principals.admin] table: the suite needs at least the admin "
             "principal (email, password, organization_slug)"
         )
+    _check_organizations(path, config.principals)
     keys = data.get("keys", {})
     if not isinstance(keys, dict):
         raise ConfigError(f"{path}: [keys] must be a table")
@@ -85,6 +86,19 @@ def load_config(path: Path) -> Config:
             raise ConfigError(f"{path}: [keys] signing_key {config.signing_key} does not exist")
     config.signing_kid = keys.get("kid")
     return config
+
+
+def _check_organizations(path: Path, principals: dict[str, Principal]) -> None:
+    """limited shares the admin's organization and other does not: isolation scenarios would
+    otherwise blame the target for a configuration that describes something else."""
+    home = principals["admin"].organization_slug.casefold()
+    limited, other = principals.get("limited"), principals.get("other")
+    if limited and limited.organization_slug.casefold() != home:
+        raise ConfigError(f"{path}: [principals.limited] must be in the admin's organization "
+                          f"({principals['admin'].organization_slug})")
+    if other and other.organization_slug.casefold() == home:
+        raise ConfigError(f"{path}: [principals.other] must be in another organization than "
+                          f"the admin's ({principals['admin'].organization_slug})")
 
 
 def _principal(path: Path, name: str, table: Any) -> Principal:
