@@ -3,13 +3,13 @@
 `variants()` is what `pytest --dpaas-variants=tests.mutants:variants` serves, one embedded app per
 variant, each checked with the scenarios it selects:
 - the reference server itself (the baseline): every scenario;
-- each broken variant (catalog.py): the scenarios that cite the requirement it breaks, or for a
-  SHOULD fault every scenario of its area, so that a MUST failure it causes shows up as "too
-  strict";
+- each broken variant (catalog.py): the scenarios at its level that cite the requirement it
+  breaks, and for a SHOULD fault every MUST scenario of its area, so that a MUST failure it causes
+  shows up as "too strict";
 - each differently-correct variant (free.py): every scenario.
 Every variant hashes passwords with weak argon2 settings (a test-only switch the server refuses
-without `allow_weak_password_hashing`), since the harness logs in thousands of times, and starts
-with one RSA key generated for the whole run.
+without `allow_weak_password_hashing`), since the harness logs in thousands of times, starts with
+one RSA key generated for the whole run, and with organization A already holding 110 accounts.
 """
 
 from __future__ import annotations
@@ -75,14 +75,39 @@ class HarnessVariant:
     def make_app(self, settings: Any) -> web.Application:
         from reference_server.app import create_app
 
-        return create_app(self.settings(weak_hashing(with_key(settings))), self.components)
+        app = create_app(self.settings(weak_hashing(with_key(settings))), self.components)
+        app.on_startup.append(seed_accounts)  # runs after the server's own startup
+        return app
 
     def selects(self, level: str, requirements: Sequence[str]) -> bool:
+        """Only the scenarios that can judge the variant: for a mutant, the scenarios at its
+        level that cite its requirement (they catch it), and for a SHOULD mutant also every MUST
+        scenario of its area (a MUST failure there would make the suite too strict)."""
         if self.kind != MUTANT:
             return True
-        if self.level == MUST:
-            return self.requirement in requirements
-        return any(r.split("-")[0] == self.area for r in requirements)
+        if level == self.level and self.requirement in requirements:
+            return True
+        return self.level == SHOULD and level == MUST and any(
+            r.split("-")[0] == self.area for r in requirements)
+
+
+SEEDED_ACCOUNTS = 110
+
+
+async def seed_accounts(app: web.Application) -> None:
+    """Organization A starts with more than 100 accounts, made through the store's public
+    create (not over HTTP): the list scenarios that need that many find them already there,
+    which spares every variant a hundred requests. The suite must cope with existing data."""
+    from reference_server.demo import DEMO_PRINCIPALS
+    from reference_server.state import STORE
+
+    store = app[STORE]
+    admin = DEMO_PRINCIPALS["admin"]
+    user = await store.find_login_user(admin.organization_slug, admin.email)
+    if user is None:
+        return
+    for n in range(SEEDED_ACCOUNTS):
+        await store.create_account(user["organization_id"], f"Seeded account {n:03d}")
 
 
 def variants() -> dict[str, HarnessVariant]:
