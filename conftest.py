@@ -11,6 +11,7 @@ import pytest
 pytest.register_assert_rewrite("dpaas_conformance")
 
 pytest_plugins = [
+    "pytester",  # the suite's own tests run small projects with it (tests/test_verdicts.py)
     "dpaas_conformance.plugin",
     "steps.common",
     "steps.auth",

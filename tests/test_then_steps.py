@@ -1,0 +1,312 @@
+"""Every Then step can fail: a step that passes on anything is a defect of the suite.
+
+For each Then step of `steps/` there is a right answer it must accept and a wrong one it must
+refuse with an assertion (a finding about the target), never pass and never crash. A new Then
+step without such a pair fails `test_every_then_step_has_a_case`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from pytest_bdd.steps import step_function_context_registry
+
+import steps.accounts as accounts
+import steps.auth as auth
+import steps.common as common
+import steps.errors as errors
+import steps.lists as lists
+import steps.users as users
+from dpaas_conformance.calls import Actors, Created, Session, Walk
+from dpaas_conformance.client import ApiClient
+from dpaas_conformance.target import Config, Principal, Target
+from tests.tiny_target import signing_key
+
+ADMIN = Principal("admin", "admin@t.test", "admin-password-1", "org-a")
+LIMITED = Principal("limited", "viewer@t.test", "viewer-password-1", "org-a")
+TARGET = Target("http://t.test", Config(principals={"admin": ADMIN, "limited": LIMITED}))
+NOW = int(time.time())
+
+
+def token(**claims: Any) -> str:
+    return jwt.encode({"sub": "u1", "iat": NOW, "exp": NOW + 900, **claims}, signing_key(),
+                      algorithm="RS256", headers={"kid": "k1"})
+
+
+TOKENS = {"access_token": token(), "refresh_token": "r" * 43, "token_type": "Bearer",
+          "expires_in": 900}
+SESSION = Session(ADMIN, TOKENS["access_token"], "r" * 43, "p" * 43)
+ACTORS = Actors({"admin": SESSION}, "admin")
+
+
+def jwks() -> dict[str, Any]:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key().public_key()))
+    return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+
+def account(n: int = 1, org: str = "o1", **fields: Any) -> dict[str, Any]:
+    stamp = f"2025-09-30T10:00:{n:02d}Z"
+    return {"id": f"a{n}", "name": f"n{n}", "organization_id": org, "is_default": False,
+            "is_active": True, "metadata": {}, "created_at": stamp, "updated_at": stamp,
+            **fields}
+
+
+def user(n: int = 1, org: str = "o1", email: str | None = None, **fields: Any) -> dict[str, Any]:
+    stamp = f"2025-09-30T10:00:{n:02d}Z"
+    return {"id": f"u{n}", "email": email or f"user{n}@t.test", "organization_id": org,
+            "created_at": stamp, "updated_at": stamp, "is_active": True, "is_verified": True,
+            "mfa_enabled": False, "metadata": {}, "last_login_at": None, **fields}
+
+
+def page(items: list[dict[str, Any]], total: int | None = None, number: int = 1) -> dict:
+    return {"total": len(items) if total is None else total, "page": number, "results": items}
+
+
+def resp(status: int = 200, body: Any = None, *, headers: dict[str, str] | None = None,
+         sent: Any = None, url: str = "http://t.test/x", text: str | None = None
+         ) -> httpx.Response:
+    request = httpx.Request("POST" if sent is not None else "GET", url,
+                            json=sent if sent is not None else None)
+    if text is not None:
+        return httpx.Response(status, text=text, headers=headers, request=request)
+    return httpx.Response(status, json=body, headers=headers, request=request)
+
+
+def error(status: int, code: str, /, **details: list[str]) -> httpx.Response:
+    body: dict[str, Any] = {"error": code, "message": "m"}
+    if details or code == "ValidationError":
+        body["details"] = details
+    return resp(status, body)
+
+
+def api(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> ApiClient:
+    """An ApiClient whose target answers from `routes` ("METHOD /path" -> handler)."""
+    client = ApiClient("http://t.test", passwords=TARGET.passwords)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return routes[f"{request.method} {request.url.path}"](request)
+
+    client._http = httpx.Client(base_url="http://t.test", transport=httpx.MockTransport(handler))
+    return client
+
+
+def answers(status: int, body: Any) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda _request: httpx.Response(status, json=body)
+
+
+def logs_in_then(accounts_page: dict[str, Any]) -> ApiClient:
+    return api({"POST /authentication/login": answers(200, TOKENS),
+                "GET /accounts": answers(200, accounts_page)})
+
+
+def walk_of(items: list[dict[str, Any]], resource: str = "accounts", total: int | None = None,
+            by: str = "admin") -> Walk:
+    return Walk(resource, by, tuple(items), len(items) if total is None else total)
+
+
+CREATED = (Created("admin", account(1, name="m x")), Created("admin", account(2, name="z x")),
+           Created("admin", account(3, name="a x")))
+
+
+@dataclass
+class Case:
+    """Arguments under which the step must pass (`good`) and must fail (`bad`)."""
+
+    good: dict[str, Any]
+    bad: dict[str, Any]
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+CASES: dict[Callable[..., Any], Case] = {
+    # --- common
+    common.status_is: Case({"response": resp(201)}, {"response": resp(200)}, {"status": 201}),
+    common.status_is_success: Case({"response": resp(204)}, {"response": resp(302)}),
+    common.client_error: Case({"response": error(401, "Unauthorized")},
+                              {"response": resp(500, {"error": "X", "message": "m"})}),
+    common.success_or_client_error: Case({"response": error(422, "ValidationError", a=["m"])},
+                                         {"response": error(503, "Unavailable")}),
+    common.named_error: Case({"response": error(403, "Forbidden")},
+                             {"response": error(403, "Unauthorized")},
+                             {"error": "Forbidden", "status": 403}),
+    common.details_name: Case({"response": error(422, "ValidationError", name=["required"])},
+                              {"response": error(422, "ValidationError", email=["bad"])},
+                              {"name": "name"}),
+    common.refused_or_clamped: Case({"response": resp(200, page([account()] * 3))},
+                                    {"response": resp(200, page([account()] * 4))},
+                                    {"name": "quantity", "n": 3}),
+    common.no_token: Case({"response": error(401, "Unauthorized")},
+                          {"response": resp(401, {"error": "U", "message": "m",
+                                                  "data": {"access_token": "t"}})}),
+    common.header_includes: Case({"response": resp(headers={"Cache-Control": "private, no-store"})},
+                                 {"response": resp(headers={"Cache-Control": "no-cache"})},
+                                 {"name": "Cache-Control", "text": "no-store"}),
+    common.header_starts: Case({"response": resp(headers={"WWW-Authenticate": "Bearer x"})},
+                               {"response": resp(headers={"WWW-Authenticate": "Basic"})},
+                               {"name": "WWW-Authenticate", "text": "Bearer"}),
+    common.header_retry: Case(
+        {"response": resp(headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})},
+        {"response": resp(headers={"Retry-After": "soon"})}, {"name": "Retry-After"}),
+    common.same_errors: Case(
+        {"responses": [error(401, "Unauthorized"), error(401, "Unauthorized")]},
+        {"responses": [error(401, "Unauthorized"),
+                       resp(401, {"error": "Unauthorized", "message": "no such user"})]},
+        {"error": "Unauthorized", "status": 401}),
+    # --- auth
+    auth.token_response: Case({"response": resp(200, TOKENS)},
+                              {"response": resp(200, {**TOKENS, "token_type": "bearer"})}),
+    auth.access_token_is_jwt: Case(
+        {"response": resp(200, TOKENS)},
+        {"response": resp(200, {**TOKENS, "access_token": "opaque-token"})},
+        {"first": "sub", "second": "exp"}),
+    auth.lifetime: Case({"response": resp(200, TOKENS)},
+                        {"response": resp(200, {**TOKENS, "access_token": token(
+                            iat=NOW - 600, exp=NOW + 300)})}),
+    auth.one_winner: Case({"responses": [resp(200), error(401, "Unauthorized")]},
+                          {"responses": [resp(200), resp(200)]}, {"n": 1}),
+    auth.differs: Case({"response": resp(200, TOKENS, sent={"refresh_token": "old"})},
+                       {"response": resp(200, TOKENS, sent={"refresh_token": "r" * 43})}),
+    auth.new_access_works: Case(
+        {"api": api({"GET /accounts": answers(200, page([]))})},
+        {"api": api({"GET /accounts": answers(401, {"error": "Unauthorized", "message": "m"})})},
+        {"actors": ACTORS, "response": resp(200, TOKENS)}),
+    auth.new_refresh_works: Case(
+        {"api": api({"POST /authentication/refresh": answers(200, TOKENS)})},
+        {"api": api({"POST /authentication/refresh": answers(
+            401, {"error": "Unauthorized", "message": "m"})})},
+        {"response": resp(200, TOKENS)}),
+    auth.jwks_body: Case({"response": resp(200, jwks())},
+                         {"response": resp(200, {"keys": [{**jwks()["keys"][0], "d": "x"}]})}),
+    auth.verifies: Case({"response": resp(200, jwks())},
+                        {"response": resp(200, {"keys": [{**jwks()["keys"][0], "kid": "k2"}]})},
+                        {"actors": ACTORS}),
+    # --- lists
+    lists.each_once: Case({"walk": walk_of([account(1), account(2)])},
+                          {"walk": walk_of([account(1), account(1)])}, {"created": ()}),
+    lists.list_of: Case({"response": resp(200, page([account()]))},
+                        {"response": resp(200, page([{**account(), "is_active": "yes"}]))},
+                        {"resource": "accounts"}),
+    lists.page_with: Case({"response": resp(200, page([account()], 3, 2))},
+                          {"response": resp(200, page([account()], 3, 1))},
+                          {"page": "2", "how": "exactly", "n": "1"}),
+    lists.total_at_least: Case({"response": resp(200, page([account()], 3))},
+                               {"response": resp(200, page([account()], 1))}, {"n": 3}),
+    lists.sorted_by: Case({"response": resp(200, page([account(3), account(1)]))},
+                          {"response": resp(200, page([account(1), account(3)]))},
+                          {"order": "-created_at", "created": ()}),
+    lists.walk_sorted_by: Case(
+        {"walk": walk_of([CREATED[2].account, account(9, name="B"), CREATED[0].account,
+                          CREATED[1].account])},
+        {"walk": walk_of([c.account for c in CREATED])},
+        {"order": "name", "created": CREATED}),
+    lists.created_newest_first: Case(
+        {"response": resp(200, page([c.account for c in reversed(CREATED)]))},
+        {"response": resp(200, page([c.account for c in CREATED]))}, {"created": CREATED}),
+    lists.empty_page: Case(
+        {"response": resp(200, page([], 150, 3),
+                          url="http://t.test/accounts?quantity=100&page=3")},
+        {"response": resp(200, page([], 0, 3),
+                          url="http://t.test/accounts?quantity=100&page=3")}, {"n": 2}),
+    # --- accounts
+    accounts.is_account: Case({"response": resp(201, account())},
+                              {"response": resp(201, {**account(), "created_at": "yesterday"})}),
+    accounts.as_sent: Case(
+        {"response": resp(201, account(name="S", is_default=True),
+                          sent={"name": "S", "is_default": True})},
+        {"response": resp(201, account(name="S"), sent={"name": "S", "is_default": True})}),
+    accounts.same_organization: Case(
+        {"api": logs_in_then(page([account(1), account(2)]))},
+        {"api": logs_in_then(page([account(1), account(2, org="o2")]))},
+        {"actors": ACTORS, "response": resp(201, account(3))}),
+    accounts.listed: Case(
+        {"api": logs_in_then(page([account(3), account(1)], 5))},
+        {"api": logs_in_then(page([account(1)], 5))},
+        {"actors": ACTORS, "response": resp(201, account(3)), "accounts_before": 4}),
+    accounts.metadata_is: Case({"response": resp(201, account(metadata={"a": 1}))},
+                               {"response": resp(201, account(metadata={"a": "1"}))},
+                               {"meta": '{"a": 1}'}),
+    accounts.timestamps_end: Case(
+        {"response": resp(201, account())},
+        {"response": resp(201, account(created_at="2025-09-30T10:00:00+00:00"))},
+        {"suffix": "Z"}),
+    accounts.refused_or_ignored: Case(
+        {"response": resp(201, account(id="server-id"), sent={"name": "n", "id": "mine"})},
+        {"response": resp(201, account(id="mine"), sent={"name": "n", "id": "mine"})},
+        {"field": "id"}),
+    accounts.stored_without: Case(
+        {"api": logs_in_then(page([account(1, name="n")]))},
+        {"api": logs_in_then(page([account(1, name="n", created_at="2001-01-01T00:00:00Z")]))},
+        {"actors": ACTORS, "response": resp(201, account(1), sent={"name": "n"}),
+         "field": "created_at", "value": '"2001-01-01T00:00:00Z"'}),
+    accounts.all_in_my_org: Case(
+        {"response": resp(200, page([account(1), account(2)]))},
+        {"response": resp(200, page([account(1), account(2, org="o2")]))},
+        {"created": (Created("admin", account(1)),)}),
+    accounts.not_seen: Case({"walk": walk_of([account(7)], by="other")},
+                            {"walk": walk_of([account(1)], by="other")},
+                            {"created": (Created("admin", account(1)),), "name": "admin"}),
+    accounts.other_org: Case({"walk": walk_of([account(7, org="o2")], by="other")},
+                             {"walk": walk_of([account(7, org="o1")], by="other")},
+                             {"created": (Created("admin", account(1)),), "name": "admin"}),
+    # --- users
+    users.no_secrets: Case(
+        {"response": resp(200, page([user()]))},
+        {"response": resp(200, page([user(password_digest="$2b$12$" + "a" * 53)]))},
+        {"target": TARGET}),
+    users.includes_user: Case(
+        {"response": resp(200, page([user(email="ADMIN@t.test")]))},
+        {"response": resp(200, page([user()]))},
+        {"api": api({}), "actors": ACTORS, "target": TARGET, "name": "admin"}),
+    users.users_have: Case({"response": resp(200, page([user()]))},
+                           {"response": resp(200, page([user(mfa_enabled=None)]))},
+                           {"names": '"is_active", "mfa_enabled"'}),
+    users.users_in_my_org: Case(
+        {"walk": walk_of([user(1, email=ADMIN.email), user(2)], "users")},
+        {"walk": walk_of([user(1, email=ADMIN.email), user(2, org="o2")], "users")},
+        {"actors": ACTORS}),
+    users.user_not_seen: Case({"walk": walk_of([user(1)], "users", by="other")},
+                              {"walk": walk_of([user(1, email=ADMIN.email)], "users")},
+                              {"target": TARGET, "name": "admin"}),
+    # --- errors
+    errors.each_success_or_client_error: Case(
+        {"responses": [resp(201, account()), error(422, "ValidationError", metadata=["deep"])]},
+        {"responses": [resp(201, account()), error(500, "InternalError")]}),
+    errors.every_page_valid: Case(
+        {"api": logs_in_then(page([account()]))},
+        {"api": api({"POST /authentication/login": answers(200, TOKENS),
+                     "GET /accounts": lambda _r: httpx.Response(
+                         200, text='{"total": 1, "page": 1, "results": [NaN]}',
+                         headers={"content-type": "application/json"})})},
+        {"target": TARGET}),
+}
+
+
+def then_steps() -> dict[str, Callable[..., Any]]:
+    found = {}
+    for context in list(step_function_context_registry.values()):
+        func = context.step_func
+        if context.type == "then" and func.__module__.startswith("steps."):
+            found[f"{func.__module__}.{func.__name__}"] = func
+    return found
+
+
+def test_every_then_step_has_a_case() -> None:
+    known = {f"{f.__module__}.{f.__name__}" for f in CASES}
+    missing = sorted(set(then_steps()) - known)
+    assert not missing, f"Then steps with no right and wrong answer to check: {missing}"
+
+
+@pytest.mark.parametrize("step", list(CASES), ids=lambda f: f.__name__)
+def test_a_then_step_accepts_a_right_answer_and_refuses_a_wrong_one(
+    step: Callable[..., Any]
+) -> None:
+    case = CASES[step]
+    step(**case.shared, **case.good)
+    with pytest.raises((AssertionError, pytest.fail.Exception)):
+        step(**case.shared, **case.bad)

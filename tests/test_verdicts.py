@@ -1,0 +1,374 @@
+"""The suite's verdict, tested the way pytest-bdd tests itself: pytester runs small features
+with the suite's real plugin and steps against a tiny target whose answers each test chooses.
+
+Each test writes a project (conftest loading the suite, a feature, a config) into a temporary
+directory and runs pytest on it in-process, then reads the verdict table, the exit status, the
+JSON report and the JUnit file.
+
+pytester forgets the modules an inline run imported; httpx maps httpcore's exceptions to its own
+through a table it fills once, so httpcore must be imported before the first inline run or a
+later run's connection errors would escape that table.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import httpcore  # noqa: F401 - imported before any inline run (see below)
+import pytest
+
+from dpaas_conformance.embedded import ServedApp
+from dpaas_conformance.outcomes import TargetFailure
+from tests.support import free_port
+from tests.tiny_target import CONFIG, PASSWORD, Behaviour, tiny_app
+
+CONFTEST = '''
+import pytest
+from pytest_bdd import then
+
+pytest_plugins = ["dpaas_conformance.plugin", "steps.common", "steps.auth", "steps.lists",
+                  "steps.accounts", "steps.users", "steps.errors"]
+
+
+@then("the suite trips over its own feet")
+def trips() -> None:
+    {}["no such key"]
+'''
+
+LOGIN_MUST = """
+  @must @AUTH-1
+  Scenario: Logging in returns a bearer token
+    When the admin user logs in
+    Then the response status is 200
+    And the response body is a token response
+"""
+NO_STORE_SHOULD = """
+  @should @AUTH-6
+  Scenario: A login response is never cached
+    When the admin user logs in
+    Then the response header "Cache-Control" includes "no-store"
+"""
+NEEDS_LIMITED = """
+  @must @ACC-5
+  Scenario: The limited user may list accounts
+    Given the limited user is logged in
+    When they list accounts
+    Then the response status is 200
+"""
+LISTS = """
+  @must @LIST-1
+  Scenario: The admin lists accounts
+    Given the admin user is logged in
+    When they list accounts
+    Then the response status is 200
+"""
+SUITE_BUG = """
+  @must @LIST-1
+  Scenario: A step of the suite is broken
+    Given the admin user is logged in
+    When they list accounts
+    Then the suite trips over its own feet
+"""
+WRONG_PASSWORD_SHOULD = """
+  @should @AUTH-5
+  Scenario: A wrong password is refused
+    When the admin user logs in with a wrong password
+    Then the response is a "Unauthorized" error with status 401
+"""
+
+
+@pytest.fixture
+def behaviour() -> Behaviour:
+    return Behaviour()
+
+
+@pytest.fixture
+def tiny(behaviour: Behaviour) -> Iterator[str]:
+    with ServedApp(lambda: tiny_app(behaviour)) as url:
+        yield url
+
+
+class Project:
+    """A pytester project that runs the suite's plugin and steps on the given scenarios."""
+
+    def __init__(self, pytester: pytest.Pytester, url: str) -> None:
+        self.pytester = pytester
+        self.url = url
+        pytester.makeconftest(CONFTEST)
+        pytester.makeini("[pytest]\nbdd_features_base_dir = features/\n")
+        pytester.makepyfile(test_tiny="from pytest_bdd import scenarios\n\nscenarios('.')\n")
+        pytester.mkdir("features")
+        (pytester.path / "dpaas.toml").write_text(CONFIG)
+
+    def run(self, *scenarios: str, config: bool = True, **options: Any) -> pytest.RunResult:
+        feature = "Feature: Tiny\n" + "".join(scenarios)
+        (self.pytester.path / "features" / "tiny.feature").write_text(feature)
+        args = ["--base-url", self.url, "--dpaas-report=report.json", "-rs", "-p",
+                "no:cacheprovider"]
+        if config:
+            args.append("--dpaas-config=dpaas.toml")
+        args += [f"--{k.replace('_', '-')}" + ("" if v is True else f"={v}")
+                 for k, v in options.items()]
+        return self.pytester.runpytest(*args)
+
+    def report(self) -> dict[str, Any]:
+        return json.loads((self.pytester.path / "report.json").read_text())
+
+    def outcomes(self) -> dict[str, str]:
+        return {row["nodeid"].split("::")[-1]: row["outcome"]
+                for row in self.report()["scenarios"]}
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, tiny: str) -> Project:
+    return Project(pytester, tiny)
+
+
+def verdict_lines(result: pytest.RunResult) -> list[str]:
+    out = result.outlines
+    start = next(i for i, line in enumerate(out) if "DPaaS conformance verdict" in line)
+    return [line for line in out[start + 1:] if line.strip()]
+
+
+def column(result: pytest.RunResult, name: str) -> int:
+    """The 'all scenarios' count in the verdict table's column `name`."""
+    lines = verdict_lines(result)
+    header, total = lines[0], next(line for line in lines if line.startswith("all scenarios"))
+    names = [c.strip() for c in header.removeprefix("area").split("  ") if c.strip()]
+    return int(total.removeprefix("all scenarios").split()[names.index(name)])
+
+
+# --- the three verdicts ----------------------------------------------------------------------
+
+
+def test_a_conformant_target_exits_0_and_says_why_a_scenario_did_not_run(
+    project: Project,
+) -> None:
+    result = project.run(LOGIN_MUST, NO_STORE_SHOULD, NEEDS_LIMITED)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*CONFORMANT: every MUST scenario that ran passed*",
+        "*1 scenarios not run*",
+        "*exit status 0*",
+        "SKIPPED*not run: needs the 'limited' principal*",
+    ])
+    assert column(result, "must passed") == 1
+    assert column(result, "should passed") == 1
+    assert column(result, "not run") == 1
+    report = project.report()
+    assert (report["verdict"], report["exit_status"]) == ("CONFORMANT", 0)
+    not_run = [r for r in report["scenarios"] if r["outcome"] == "not run"]
+    assert [r["requirements"] for r in not_run] == [["ACC-5"]]
+    assert "needs the 'limited' principal" in not_run[0]["reason"]
+
+
+def test_a_broken_must_exits_1_naming_the_requirement(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.expires_in = 3600
+    result = project.run(LOGIN_MUST, NO_STORE_SHOULD)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*DPaaS requirement broken*",
+        "*AUTH-1 (MUST): login answers 200*",
+        "*NOT CONFORMANT: requirements failed: MUST AUTH-1*",
+        "*exit status 1*",
+    ])
+    assert project.report()["verdict"] == "NOT CONFORMANT"
+    assert project.outcomes() == {
+        "test_logging_in_returns_a_bearer_token": "must failed",
+        "test_a_login_response_is_never_cached": "should passed",
+    }
+
+
+def test_a_suite_error_is_inconclusive_never_a_failure(project: Project) -> None:
+    result = project.run(LOGIN_MUST, SUITE_BUG)
+    assert result.ret == 4
+    result.stdout.fnmatch_lines([
+        "*INCONCLUSIVE: 1 scenarios could not be judged; no requirement is blamed on the target",
+        "*inconclusive: *a_step_of_the_suite_is_broken: not a finding about the target (KeyError)*",
+        "*exit status 4*",
+    ])
+    assert column(result, "must failed") == 0
+    assert column(result, "inconclusive") == 1
+    report = project.report()
+    assert (report["verdict"], report["exit_status"]) == ("INCONCLUSIVE", 4)
+    assert "LIST-1" not in result.stdout.str().split("DPaaS conformance verdict")[1].split(
+        "inconclusive:")[0]
+
+
+def test_a_connection_lost_mid_run_is_inconclusive(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.drop_connection_on_list = True
+    result = project.run(LOGIN_MUST, LISTS)
+    assert result.ret == 4
+    assert project.outcomes()["test_the_admin_lists_accounts"] == "inconclusive"
+    result.stdout.fnmatch_lines(["*RemoteProtocolError*", "*exit status 4*"])
+
+
+def test_a_finding_about_another_requirement_counts_at_its_level(
+    project: Project, behaviour: Behaviour
+) -> None:
+    """A password echoed inside a SHOULD scenario breaks USER-2, a MUST: no mere warning."""
+    behaviour.echo_password = True
+    result = project.run(WRONG_PASSWORD_SHOULD)
+    assert result.ret == 1
+    rows = project.report()["scenarios"]
+    assert [(r["outcome"], r["blamed"]) for r in rows] == [("must failed", ["USER-2"])]
+    assert PASSWORD not in result.stdout.str()
+
+
+def test_invalid_json_in_any_response_breaks_err_4(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.infinity_in_list = True
+    result = project.run(LISTS)
+    assert result.ret == 1
+    assert project.report()["scenarios"][0]["blamed"] == ["ERR-4"]
+    result.stdout.fnmatch_lines(["*Infinity is not a JSON value*"])
+
+
+# --- strict mode -----------------------------------------------------------------------------
+
+
+def test_a_should_failure_warns_and_the_run_passes(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.no_store = False
+    result = project.run(LOGIN_MUST, NO_STORE_SHOULD)
+    assert result.ret == 0
+    assert column(result, "should warned") == 1
+    result.stdout.fnmatch_lines([
+        "*CONFORMANT: every MUST scenario that ran passed*",
+        "*SHOULD warnings (fail with --dpaas-strict): AUTH-6*",
+    ])
+    assert project.report()["verdict"] == "CONFORMANT"
+
+
+def test_strict_mode_fails_a_should_in_its_own_column_and_everywhere_else(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.no_store = False
+    result = project.run(LOGIN_MUST, NO_STORE_SHOULD, dpaas_strict=True)
+    assert result.ret == 1
+    assert column(result, "should failed") == 1
+    assert "should warned" not in verdict_lines(result)[0]
+    result.stdout.fnmatch_lines([
+        "*NOT CONFORMANT: requirements failed: SHOULD AUTH-6 (strict mode)*",
+        "*exit status 1*",
+    ])
+    report = project.report()
+    assert (report["verdict"], report["exit_status"], report["strict"]) == (
+        "NOT CONFORMANT", 1, True)
+    assert project.outcomes()["test_a_login_response_is_never_cached"] == "should failed"
+
+
+# --- preflight -------------------------------------------------------------------------------
+
+
+def test_no_config_is_inconclusive_with_one_line(project: Project) -> None:
+    result = project.run(LOGIN_MUST, config=False)
+    assert result.ret == 4
+    errors = [line for line in result.errlines if line.strip()]
+    assert len(errors) == 1
+    assert errors[0].startswith("ERROR: DPaaS verdict INCONCLUSIVE: no DPaaS config given")
+    assert "AUTH-1" not in result.stdout.str()
+    assert project.report()["verdict"] == "INCONCLUSIVE"
+
+
+def test_a_refused_principal_is_inconclusive(project: Project) -> None:
+    (project.pytester.path / "dpaas.toml").write_text(CONFIG.replace(PASSWORD, "wrong-one"))
+    result = project.run(LOGIN_MUST)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([
+        "ERROR: DPaaS verdict INCONCLUSIVE: the admin principal (admin@tiny.test in tiny) cannot "
+        "log in: 401 (\"Invalid credentials\"); check its email, password and organization_slug*"
+    ])
+    assert "wrong-one" not in result.stderr.str()
+
+
+def test_nothing_listening_is_inconclusive(pytester: pytest.Pytester) -> None:
+    project = Project(pytester, f"http://127.0.0.1:{free_port()}")
+    result = project.run(LOGIN_MUST)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: DPaaS verdict INCONCLUSIVE: nothing answers at *: start "
+                                 "the server or correct --base-url"])
+
+
+def test_a_login_that_answers_500_is_the_targets_failure(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.login_status = 500
+    result = project.run(LOGIN_MUST, LISTS)
+    assert result.ret == 1
+    rows = {r["nodeid"].split("::")[-1]: r for r in project.report()["scenarios"]}
+    assert rows["test_logging_in_returns_a_bearer_token"]["blamed"] == ["AUTH-1"]
+    assert rows["test_the_admin_lists_accounts"]["blamed"] == ["AUTH-1"]  # its login failed
+
+
+def test_a_login_with_a_broken_body_is_the_targets_failure(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.expires_in = 60
+    result = project.run(LISTS)
+    assert result.ret == 1
+    assert project.report()["scenarios"][0]["blamed"] == ["AUTH-1"]
+
+
+def test_the_header_names_the_target_config_principals_mode_and_keyed_checks(
+    project: Project,
+) -> None:
+    result = project.run(LOGIN_MUST, dpaas_strict=True)
+    result.stdout.fnmatch_lines([
+        f"DPaaS target: {project.url}",
+        "DPaaS config: *dpaas.toml",
+        "DPaaS principals: admin (missing: limited, other; their scenarios are not run)",
+        "DPaaS strict mode: on",
+        "DPaaS keyed checks: off (no [[]keys] signing_key*",
+    ])
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def test_junit_carries_level_requirements_and_outcome(
+    project: Project, behaviour: Behaviour
+) -> None:
+    behaviour.no_store = False
+    behaviour.expires_in = 1
+    project.run(LOGIN_MUST, NO_STORE_SHOULD, NEEDS_LIMITED, junitxml="junit.xml")
+    cases = {c.get("name"): c for c in ET.parse(project.pytester.path / "junit.xml").iter(
+        "testcase")}
+    props = {name: {p.get("name"): p.get("value") for p in case.iter("property")}
+             for name, case in cases.items()}
+    must = props["test_logging_in_returns_a_bearer_token"]
+    assert must == {"dpaas_level": "must", "dpaas_requirements": "AUTH-1",
+                    "dpaas_outcome": "must failed"}
+    assert cases["test_logging_in_returns_a_bearer_token"].find("failure") is not None
+    should = cases["test_a_login_response_is_never_cached"]
+    assert props["test_a_login_response_is_never_cached"]["dpaas_outcome"] == "should warned"
+    assert "AUTH-6" in (should.find("skipped").get("message") or "")
+    assert props["test_the_limited_user_may_list_accounts"]["dpaas_outcome"] == "not run"
+
+
+def test_the_exchange_log_masks_secrets(project: Project, behaviour: Behaviour) -> None:
+    behaviour.expires_in = 1
+    result = project.run(LOGIN_MUST)
+    out = result.stdout.str()
+    section = out.split("HTTP exchanges (secrets masked)")[1]
+    assert "> POST" in section and "/authentication/login" in section
+    assert '"password": "tiny-P…-1 (15 chars, masked)"' in section
+    assert '"access_token": "eyJ' in section and "chars, masked)" in section
+    assert PASSWORD not in out
+    token = section.split('"access_token": "')[1].split('"')[0]
+    assert len(token) < 60, "the access token is shown in full"
+
+
+def test_target_failure_names_its_requirement() -> None:
+    failure = TargetFailure("ERR-4", "lone surrogate \ud800 in a body")
+    assert isinstance(failure, AssertionError)
+    assert str(failure) == "ERR-4 (MUST): lone surrogate \\ud800 in a body"
