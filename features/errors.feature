@@ -58,7 +58,7 @@ Feature: Error responses
   @must @ERR-4 @ERR-5
   Scenario: Metadata nested just under 1,000 levels deep is refused or reads back as valid JSON
     Given the admin user is logged in
-    When they create one account for each depth of metadata nesting from 1000 down to 950 levels, reading their accounts after each
+    When they create one account for each depth of metadata nesting from 950 up to 1000 levels, reading their accounts after each
     Then every one of those answers is a success or a client error with a JSON error body, never a server error
     And every page of accounts still reads as valid JSON for every principal of their organization
 
