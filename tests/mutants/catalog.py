@@ -13,6 +13,8 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -803,4 +805,107 @@ mutant(
     MUST,
     "a body that is not JSON is a 500",
     **middleware(crashes_on_bad_json),
+)
+
+
+# --- hostile input (ERR-4, ERR-5): the reference server's own bugs before issue 9 ---------
+
+
+def nesting(value: Any) -> int:
+    """How deep a parsed JSON value nests (without recursion: it may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return deepest
+
+
+def non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict | list):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return False
+
+
+def accepts_unservable(
+    unservable: Callable[[Any], bool],
+    serve: Callable[[web.Response, dict[str, Any], dict[str, Any]], web.Response],
+) -> dict[str, Any]:
+    """Stores a create whose metadata it cannot serve back, then fails every list page with it."""
+    poisoned: dict[str, Any] = {}  # account id -> the metadata sent
+
+    @web.middleware
+    async def mw(request: web.Request, handler: Any) -> web.StreamResponse:
+        if on("POST", "/accounts")(request):
+            try:
+                sent = json.loads(await request.read())
+            except (ValueError, RecursionError):
+                sent = None
+            if isinstance(sent, dict) and unservable(sent.get("metadata")):
+                from reference_server.state import STORE
+
+                identity = await require(request, ACTION_CREATE_ACCOUNT, accounts_resource)
+                account = await request.app[STORE].create_account(
+                    identity.organization_id, str(sent.get("name")), metadata={})
+                poisoned[account["id"]] = sent["metadata"]
+                return web.json_response(account, status=201)
+            return await handler(request)
+        response = await handler(request)
+        body = json_body(response)
+        if is_list(request) and isinstance(body, dict) and any(
+            isinstance(item, dict) and item.get("id") in poisoned for item in body["results"]
+        ):
+            return serve(response, body, poisoned)
+        return response
+
+    return middleware(mw)
+
+
+def crashes(_response: web.Response, _body: Any, _poisoned: Any) -> web.Response:
+    return web.json_response({"error": "InternalError", "message": "crash"}, status=500)
+
+
+def serves_as_stored(response: web.Response, body: dict[str, Any], poisoned: Any) -> web.Response:
+    """The stored numbers written back as they are: 1e999 becomes a bare Infinity."""
+    for item in body["results"]:
+        if item.get("id") in poisoned:
+            item["metadata"] = poisoned[item["id"]]
+    return web.Response(text=json.dumps(body, allow_nan=True), content_type="application/json",
+                        status=response.status)
+
+
+@web.middleware
+async def surrogate_crashes(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.method == "POST" and re.search(rb"\\u[dD][89a-fA-F]", await request.read()):
+        return web.json_response({"error": "InternalError", "message": "crash"}, status=500)
+    return await handler(request)
+
+
+mutant(
+    "lone_surrogate_crashes",
+    "ERR-4",
+    MUST,
+    "a lone surrogate escape in any body is a 500",
+    **middleware(surrogate_crashes),
+)
+mutant(
+    "infinity_served",
+    "ERR-4",
+    MUST,
+    "1e999 is stored and served back as Infinity",
+    **accepts_unservable(non_finite, serves_as_stored),
+)
+mutant(
+    "deep_metadata_breaks_lists",
+    "ERR-5",
+    MUST,
+    "metadata nested 950 deep is stored, then every page with it is a 500",
+    **accepts_unservable(lambda metadata: nesting(metadata) > 64, crashes),
 )
