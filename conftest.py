@@ -19,4 +19,5 @@ pytest_plugins = [
     "steps.accounts",
     "steps.users",
     "steps.errors",
+    "tests.mutants.background",  # starts the mutation harness beside the other tests
 ]

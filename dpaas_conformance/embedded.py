@@ -70,6 +70,7 @@ class ServedApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
         self.base_url = ""
 
     def start(self) -> str:
@@ -80,36 +81,37 @@ class ServedApp:
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:
-                loop.run_until_complete(self._serve(started))
+                loop.run_until_complete(self._main(started))
             except BaseException as exc:  # surfaced to the caller of start()
                 if not started.done():
                     started.set_exception(exc)
-                return
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-            loop.close()
+            finally:
+                loop.close()
 
         self._thread = threading.Thread(target=run, name="dpaas-embedded", daemon=True)
         self._thread.start()
         self.base_url = started.result(timeout=START_TIMEOUT)
         return self.base_url
 
-    async def _serve(self, started: Future[str]) -> None:
+    async def _main(self, started: Future[str]) -> None:
+        """Serve until stop() sets the event; an event (not loop.stop) so that a stop() that
+        comes right after start() cannot be lost."""
+        self._stopping = asyncio.Event()
         self._runner = web.AppRunner(self._make_app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        started.set_result(f"http://{host}:{port}")
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
+        try:
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = self._runner.addresses[0][:2]
+            started.set_result(f"http://{host}:{port}")
+            await self._stopping.wait()
+        finally:
             await self._runner.cleanup()
 
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
+        if self._loop is None or self._thread is None or self._stopping is None:
             return
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout=START_TIMEOUT)
 
     def __enter__(self) -> str:

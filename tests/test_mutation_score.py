@@ -1,8 +1,10 @@
 """The suite's power, measured: it must catch every broken variant and pass every correct one.
 
-One pytest process runs every variant (see tests/mutants/runner.py); `python -m tests.mutants`
-prints the same tables. The run happens once per test session even under pytest-xdist: the
-first worker to get here runs it under a file lock and leaves the results for the others.
+Two pytest processes run every variant (see tests/mutants/runner.py), started as soon as
+collection ends so that they run beside the other tests (tests/mutants/background.py);
+`python -m tests.mutants` prints the same tables. Under pytest-xdist the run still happens once
+per test session: the first worker to get here runs it under a file lock and leaves the results
+for the others.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ import json
 import pytest
 
 from tests.mutants import BASELINE, CORRECT, MUTANT, variants
+from tests.mutants.background import started
 from tests.mutants.runner import Judged, Results, correct_table, mutation_table, problems, run
 
 
 @pytest.fixture(scope="session")
 def results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Results:
+    background = started(request.config)
+    if background is not None:
+        return background.result()  # started when collection ended (tests/mutants/background.py)
     if not hasattr(request.config, "workerinput"):
         return run()  # one process: the fixture's own caching runs it once
     # Under xdist the workers' base temp dirs share a parent unique to this test run.

@@ -6,10 +6,13 @@ variant, each checked with the scenarios it selects:
 - each broken variant (catalog.py): the scenarios at its level that cite the requirement it
   breaks, and for a SHOULD fault every MUST scenario of its area, so that a MUST failure it causes
   shows up as "too strict";
-- each differently-correct variant (free.py): every scenario.
+- each differently-correct variant (free.py): every scenario, or for a choice whose `reach` is
+  given, the scenarios of the areas it changes (all_at_once makes that choice too, and runs
+  every scenario).
 Every variant hashes passwords with weak argon2 settings (a test-only switch the server refuses
 without `allow_weak_password_hashing`), since the harness logs in thousands of times, starts with
-one RSA key generated for the whole run, and with organization A already holding 110 accounts.
+one RSA key generated for the whole run, and (when it runs the scenarios that need more than 100
+accounts) with organization A already holding 110 accounts.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class HarnessVariant:
     breaks: str = ""  # ... in words
     expected_warnings: frozenset[str] = frozenset()  # a correct variant's SHOULD warnings
     why: str = ""  # a correct variant's choice, in words
+    reach: tuple[str, ...] = ()  # a correct variant judged only by these areas' scenarios
     settings: Callable[[Settings], Settings] = field(default=lambda s: s)
 
     @property
@@ -76,7 +80,8 @@ class HarnessVariant:
         from reference_server.app import create_app
 
         app = create_app(self.settings(weak_hashing(with_key(settings))), self.components)
-        app.on_startup.append(seed_accounts)  # runs after the server's own startup
+        if self.selects(MUST, ["LIST-2"]):
+            app.on_startup.append(seed_accounts)  # runs after the server's own startup
         return app
 
     def selects(self, level: str, requirements: Sequence[str]) -> bool:
@@ -84,7 +89,7 @@ class HarnessVariant:
         level that cite its requirement (they catch it), and for a SHOULD mutant also every MUST
         scenario of its area (a MUST failure there would make the suite too strict)."""
         if self.kind != MUTANT:
-            return True
+            return not self.reach or any(r.split("-")[0] in self.reach for r in requirements)
         if level == self.level and self.requirement in requirements:
             return True
         return self.level == SHOULD and level == MUST and any(
@@ -108,6 +113,23 @@ async def seed_accounts(app: web.Application) -> None:
         return
     for n in range(SEEDED_ACCOUNTS):
         await store.create_account(user["organization_id"], f"Seeded account {n:03d}")
+
+
+def scenario_tags() -> list[tuple[str, list[str]]]:
+    """(level, requirement ids) of every scenario of every feature, as the plugin reads them."""
+    from pytest_bdd.parser import FeatureParser
+
+    features = Path(__file__).resolve().parents[2] / "features"
+    found = []
+    for path in sorted(features.glob("*.feature")):
+        feature = FeatureParser(str(features), path.name).parse()
+        for scenario in feature.scenarios.values():
+            tags = set(scenario.tags) | feature.tags
+            level = next(t for t in tags if t in (MUST, SHOULD))
+            ids = sorted(t for t in tags if t[:1].isupper())
+            rows = sum(len(list(e.as_contexts())) for e in scenario.examples) or 1
+            found += [(level, ids)] * rows
+    return found
 
 
 def variants() -> dict[str, HarnessVariant]:

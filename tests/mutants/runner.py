@@ -1,8 +1,10 @@
-"""Runs the conformance suite against every variant in one pytest process, and judges each.
+"""Runs the conformance suite against every variant, and judges each.
 
-One `pytest steps --dpaas-variants=tests.mutants:variants -n 2` run serves every variant in turn
-(a session-scoped parameter, so each variant's server starts once), each against only the
-scenarios it selects, and reports through --dpaas-report. Then:
+`pytest steps --dpaas-variants=tests.mutants:variants` serves its variants in turn (a
+session-scoped parameter, so each variant's server starts once), each against only the scenarios
+it selects, and reports through --dpaas-report. Two such processes share the variants, balanced
+by the number of scenarios each selects (rather than pytest-xdist, whose workers set a session
+fixture up twice when they start a group). Then:
 - the reference server (the baseline) must pass every scenario;
 - a MUST mutant is caught when a MUST scenario fails naming its requirement; a SHOULD mutant when
   a SHOULD scenario warns naming it, and it is "too strict" if it also fails a MUST scenario that
@@ -20,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,39 +114,70 @@ class Results:
         return found[0] if found else None
 
 
+def shards(chosen: list[str], everything: dict[str, HarnessVariant], workers: int
+           ) -> list[list[str]]:
+    """Variants split into `workers` groups of about equal work (scenarios selected)."""
+    from tests.mutants import scenario_tags
+
+    tags = scenario_tags()
+    size = {n: sum(everything[n].selects(level, ids) for level, ids in tags) for n in chosen}
+    groups: list[list[str]] = [[] for _ in range(max(1, workers))]
+    load = [0] * len(groups)
+    for name in sorted(chosen, key=lambda n: -size[n]):
+        lightest = load.index(min(load))
+        groups[lightest].append(name)
+        load[lightest] += size[name]
+    return [g for g in groups if g]
+
+
 def run(names: list[str] | None = None, workers: int = 2) -> Results:
-    """One pytest process over every variant (or those named, plus the baseline)."""
+    """Every variant (or those named, plus the baseline), in `workers` pytest processes."""
     everything = variants()
     chosen = list(everything) if not names else ["reference", *[n for n in names
                                                                   if n != "reference"]]
     base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else None
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpaas-harness-", dir=base) as tmp:
-        report = Path(tmp) / "report.json"
-        # Only the plugins the suite needs: with autoloading on, pytest also rewrites the
-        # assertions of every module of every installed plugin (all of faker's, for one).
-        plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin", "xdist.plugin"]
-        command = [
-            sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-p", "no:cacheprovider",
-            *[arg for p in plugins for arg in ("-p", p)],
-            "-o", "addopts=", "--dpaas-variants=tests.mutants:variants",
-            f"--dpaas-report={report}", "--basetemp", str(Path(tmp) / "pytest"),
-            *[f"--dpaas-variant={n}" for n in chosen],
-        ]
-        if workers > 1:
-            command += ["-n", str(workers), "--dist", "loadgroup"]
-        env = {k: v for k, v in os.environ.items() if k != "DPAAS_CONFIG"}
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT, check=False)
-        if not report.exists():
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-8:]
-            return Results({}, "no report: " + " | ".join(tail))
-        rows = json.loads(report.read_text())["scenarios"]
+        procs = []
+        for index, group in enumerate(shards(chosen, everything, workers)):
+            report = Path(tmp) / f"report-{index}.json"
+            procs.append((report, subprocess.Popen(
+                command(report, Path(tmp) / f"pytest-{index}", group), cwd=ROOT, env=environment(),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+        rows, errors = [], []
+        for report, proc in procs:
+            output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+            if not report.exists():
+                errors.append("no report: " + " | ".join(output.strip().splitlines()[-8:]))
+                continue
+            rows += json.loads(report.read_text())["scenarios"]
+    if errors:
+        return Results({}, "; ".join(errors))
     by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_variant[row["variant"]].append(row)
     passes = {r["scenario"] for r in by_variant["reference"] if r["outcome"] in PASSED}
-    return Results({n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen})
+    judged = {n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen}
+    return Results(judged, seconds=time.monotonic() - started)
+
+
+def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
+    # Only the plugins the suite needs: with autoloading on, pytest also rewrites the assertions
+    # of every module of every installed plugin (all of faker's, for one).
+    plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin"]
+    return [
+        sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-p", "no:cacheprovider",
+        *[arg for p in plugins for arg in ("-p", p)],
+        "-o", "addopts=", "--dpaas-variants=tests.mutants:variants",
+        f"--dpaas-report={report}", "--basetemp", str(basetemp),
+        *[f"--dpaas-variant={n}" for n in names],
+    ]
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DPAAS_CONFIG"}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
 
 
 def scenario_name(row: dict[str, Any]) -> str:
