@@ -15,7 +15,7 @@ def main() -> int:
     parser.add_argument("names", nargs="*",
                         help=f"variants to run (default all {len(variants())}; the reference "
                              "server always runs, as the baseline)")
-    parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers")
+    parser.add_argument("--workers", type=int, default=2, help="pytest processes in parallel")
     args = parser.parse_args()
     started = time.monotonic()
     results = run(args.names or None, args.workers)
