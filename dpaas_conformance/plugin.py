@@ -21,6 +21,7 @@ from dpaas_conformance.preflight import PreflightError, check_target
 from dpaas_conformance.requirements import MUST, REQUIREMENTS, SHOULD
 from dpaas_conformance.target import (
     BUILT_IN,
+    PRINCIPAL_NAMES,
     Config,
     ConfigError,
     Target,
@@ -149,8 +150,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     base_url = config.getoption("base_url")
     where = (base_url if base_url else f"{len(variants)} embedded variants" if variants
              else "the embedded reference server")
-    present = [n for n in ("admin", "limited", "other") if n in loaded.principals]
-    missing = [n for n in ("admin", "limited", "other") if n not in loaded.principals]
+    present = [n for n in PRINCIPAL_NAMES if n in loaded.principals]
+    missing = [n for n in PRINCIPAL_NAMES if n not in loaded.principals]
     keyed = Target(base_url or "", loaded, ManualClock() if not base_url else None).keyed_tier
     source = loaded.source
     if not base_url and loaded.source == BUILT_IN and config_path(None):

@@ -92,9 +92,14 @@ def tiny(behaviour: Behaviour) -> Iterator[str]:
 
 
 class Project:
-    """A pytester project that runs the suite's plugin and steps on the given scenarios."""
+    """A pytester project that runs the suite's plugin and steps on the given scenarios.
 
-    def __init__(self, pytester: pytest.Pytester, url: str) -> None:
+    Only the plugins the suite needs are loaded: with autoloading, each inline run would rewrite
+    the assertions of every module of every installed plugin again (faker's hundreds).
+    """
+
+    def __init__(self, pytester: pytest.Pytester, url: str, env: pytest.MonkeyPatch) -> None:
+        env.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         self.pytester = pytester
         self.url = url
         pytester.makeconftest(CONFTEST)
@@ -107,7 +112,7 @@ class Project:
         feature = "Feature: Tiny\n" + "".join(scenarios)
         (self.pytester.path / "features" / "tiny.feature").write_text(feature)
         args = ["--base-url", self.url, "--dpaas-report=report.json", "-rs", "-p",
-                "no:cacheprovider"]
+                "no:cacheprovider", "-p", "pytest_bdd.plugin", "-p", "pytest_base_url.plugin"]
         if config:
             args.append("--dpaas-config=dpaas.toml")
         args += [f"--{k.replace('_', '-')}" + ("" if v is True else f"={v}")
@@ -123,8 +128,8 @@ class Project:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, tiny: str) -> Project:
-    return Project(pytester, tiny)
+def project(pytester: pytest.Pytester, tiny: str, monkeypatch: pytest.MonkeyPatch) -> Project:
+    return Project(pytester, tiny, monkeypatch)
 
 
 def verdict_lines(result: pytest.RunResult) -> list[str]:
@@ -291,8 +296,10 @@ def test_a_refused_principal_is_inconclusive(project: Project) -> None:
     assert "wrong-one" not in result.stderr.str()
 
 
-def test_nothing_listening_is_inconclusive(pytester: pytest.Pytester) -> None:
-    project = Project(pytester, f"http://127.0.0.1:{free_port()}")
+def test_nothing_listening_is_inconclusive(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(pytester, f"http://127.0.0.1:{free_port()}", monkeypatch)
     result = project.run(LOGIN_MUST)
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: DPaaS verdict INCONCLUSIVE: nothing answers at *: start "
