@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from . import demo, policy
+from . import demo, policy, protocol
 from .config import Settings
 from .errors import error_middleware
+from .headers import add_security_headers
 from .passwords import Passwords
 from .routes import setup_routes
 from .state import (
@@ -28,9 +29,6 @@ from .state import (
 from .storage import Store
 from .throttle import LoginThrottle
 from .tokens import Keyring, TokenService
-
-#: Responses from these paths carry tokens: never cached anywhere (RFC 6749 §5.1).
-TOKEN_PATHS = frozenset({"/authentication/login", "/authentication/refresh"})
 
 
 @dataclass(frozen=True)
@@ -50,13 +48,7 @@ class Components:
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """nosniff everywhere; `no-store` unless the handler chose a cache policy (JWKS)."""
     response = await handler(request)
-    response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
-    response.headers[hdrs.CONTENT_SECURITY_POLICY] = "default-src 'none'; frame-ancestors 'none'"
-    if request.path in TOKEN_PATHS:
-        response.headers[hdrs.CACHE_CONTROL] = "no-store"
-        response.headers[hdrs.PRAGMA] = "no-cache"
-    else:
-        response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+    add_security_headers(response, request.path)
     return response
 
 
@@ -66,7 +58,9 @@ def create_app(settings: Settings, components: Components = Components()) -> web
     app = web.Application(
         middlewares=[*components.middlewares, security_headers_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
+        handler_args=protocol.handler_args(settings),
     )
+    protocol.install(app)
     app[SETTINGS] = settings
     app[AUTHORIZE] = components.authorize
     app[THROTTLE] = LoginThrottle(

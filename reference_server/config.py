@@ -38,6 +38,11 @@ class Settings:
     allow_weak_password_hashing: bool = False
     jwks_max_age: int = 300
     shutdown_timeout: float = 10.0
+    # Hostile clients (issue 9). The URL limit must stay below the header limit: it is how a
+    # 414 (URL) is told from a 431 (header) when aiohttp's parser refuses a line.
+    max_url_bytes: int = 8190
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 64
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -63,9 +68,13 @@ class Settings:
             "login_throttle_max_keys",
             "max_families_per_user",
             "password_workers",
+            "max_url_bytes",
+            "max_headers",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.max_header_bytes <= self.max_url_bytes:
+            raise ValueError("max_header_bytes must be larger than max_url_bytes")
 
 
 class StartupError(Exception):

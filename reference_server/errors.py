@@ -14,27 +14,35 @@ from .jsonio import json_response
 
 log = logging.getLogger("reference_server")
 
-#: Error code used in the body for statuses aiohttp raises itself (router, body reader).
+#: Error code used in the body for statuses aiohttp raises itself (parser, router, body reader).
 ERROR_NAMES: dict[int, str] = {
     400: "BadRequest",
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
+    408: "RequestTimeout",
     413: "PayloadTooLarge",
+    414: "URITooLong",
     415: "UnsupportedMediaType",
     422: "ValidationError",
     429: "TooManyRequests",
+    431: "RequestHeaderFieldsTooLarge",
     500: "InternalError",
+    503: "ServiceUnavailable",
 }
 
 DEFAULT_MESSAGES: dict[int, str] = {
     400: "Bad request",
     404: "Resource not found",
     405: "Method not allowed",
+    408: "The request was not received in time",
     413: "Request body too large",
+    414: "Request URL too long",
     415: "Unsupported media type",
+    431: "Request headers too large",
     500: "Internal server error",
+    503: "Server busy, try again later",
 }
 
 #: Headers of an aiohttp HTTPException worth keeping on the JSON error response.

@@ -1,0 +1,19 @@
+"""Security headers on every response, whether a route, a middleware or the HTTP layer made it."""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+
+#: Responses from these paths carry tokens: never cached anywhere (RFC 6749 §5.1).
+TOKEN_PATHS = frozenset({"/authentication/login", "/authentication/refresh"})
+
+
+def add_security_headers(response: web.StreamResponse, path: str) -> None:
+    """nosniff and no framing everywhere; `no-store` unless the handler chose a cache policy."""
+    response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
+    response.headers[hdrs.CONTENT_SECURITY_POLICY] = "default-src 'none'; frame-ancestors 'none'"
+    if path in TOKEN_PATHS:
+        response.headers[hdrs.CACHE_CONTROL] = "no-store"
+        response.headers[hdrs.PRAGMA] = "no-cache"
+    else:
+        response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
