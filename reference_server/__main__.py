@@ -29,6 +29,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--demo", action="store_true", help="seed demo organizations and users in an empty DB"
     )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy (address or CIDR network) whose X-Forwarded-For header names the "
+        "client, for throttling; repeat for several. Without it the header is ignored",
+    )
     return parser.parse_args(argv)
 
 
@@ -46,7 +54,13 @@ def _announce_demo(app: web.Application) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings(data_dir=args.data_dir, host=args.host, port=args.port, demo=args.demo)
+    settings = Settings(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        demo=args.demo,
+        trusted_proxies=tuple(args.trusted_proxy),
+    )
     try:
         app = create_app(settings)
         _announce_demo(app)

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from . import demo, policy, protocol
+from .clients import ClientAddresses
 from .config import Settings
 from .errors import error_middleware
 from .headers import add_security_headers
@@ -18,6 +19,7 @@ from .passwords import Passwords
 from .routes import setup_routes
 from .state import (
     AUTHORIZE,
+    CLIENTS,
     DEMO_SEEDED,
     KEYRING,
     PASSWORDS,
@@ -68,7 +70,11 @@ def create_app(settings: Settings, components: Components = Components()) -> web
         settings.login_max_failures,
         settings.login_failure_window,
         settings.login_throttle_max_keys,
+        address_burst=settings.login_address_burst,
+        address_refill=settings.login_address_refill,
+        known_ttl=settings.login_known_ttl,
     )
+    app[CLIENTS] = ClientAddresses(settings.trusted_proxies)
     app[DEMO_SEEDED] = False
 
     async def resources(app: web.Application) -> AsyncIterator[None]:

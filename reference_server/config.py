@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .clients import parse_networks
+
 #: OWASP Password Storage Cheat Sheet minimum for Argon2id (19 MiB, t=2, p=1).
 ARGON2_MIN_MEMORY_KIB = 19456
 ARGON2_MIN_TIME_COST = 2
@@ -43,9 +45,17 @@ class Settings:
     max_url_bytes: int = 8190
     max_header_bytes: int = 16 * 1024
     max_headers: int = 64
+    #: Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Failed logins one client address may spend across accounts, and how fast they come back
+    #: (per second); accounts it has logged in to before are exempt (see throttle.py).
+    login_address_burst: int = 100
+    login_address_refill: float = 0.2
+    login_known_ttl: int = 30 * 24 * 3600
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
+        self.trusted_proxies = tuple(self.trusted_proxies)
 
     def check(self) -> None:
         """Refuse unsafe or nonsensical values at startup rather than at first use."""
@@ -70,11 +80,19 @@ class Settings:
             "password_workers",
             "max_url_bytes",
             "max_headers",
+            "login_address_burst",
+            "login_known_ttl",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_header_bytes <= self.max_url_bytes:
             raise ValueError("max_header_bytes must be larger than max_url_bytes")
+        if not self.login_address_refill > 0:
+            raise ValueError("login_address_refill must be > 0")
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"trusted proxy: {exc}") from exc
 
 
 class StartupError(Exception):
