@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -12,9 +13,12 @@ from aiohttp import web
 from .app import create_app
 from .config import Settings, StartupError
 from .demo import DEMO_PRINCIPALS
-from .state import DEMO_SEEDED
+from .protocol import connection_bound
+from .state import DEMO_SEEDED, SETTINGS
 
 EXIT_STARTUP_FAILURE = 2
+
+log = logging.getLogger("reference_server")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,9 +55,30 @@ def _announce_demo(app: web.Application) -> None:
     app.on_startup.append(on_startup)
 
 
+def _announce_limits(app: web.Application, open_files: int) -> None:
+    async def on_startup(app: web.Application) -> None:
+        log.info("open-files limit %d; at most %d connections", open_files,
+                 connection_bound(app[SETTINGS]))
+
+    app.on_startup.append(on_startup)
+
+
+def raise_open_files_limit() -> int:
+    """Soft open-files limit up to the hard one: every connection is a file descriptor, and
+    the usual soft limit (1,024) is what a flood of idle connections exhausted first."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:  # e.g. hard unlimited but capped by the kernel
+            log.warning("could not raise the open-files limit from %d: %s", soft, exc)
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    open_files = raise_open_files_limit()
     settings = Settings(
         data_dir=args.data_dir,
         host=args.host,
@@ -64,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = create_app(settings)
         _announce_demo(app)
+        _announce_limits(app, open_files)
         web.run_app(
             app,
             host=settings.host,

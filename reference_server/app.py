@@ -42,6 +42,7 @@ class Components:
 
     store: type[Store] = Store
     tokens: type[TokenService] = TokenService
+    passwords: type[Passwords] = Passwords
     authorize: Callable[[Sequence[Mapping[str, Any]], str, str], bool] = policy.is_allowed
     middlewares: tuple[Middleware, ...] = ()
 
@@ -62,7 +63,7 @@ def create_app(settings: Settings, components: Components = Components()) -> web
         client_max_size=settings.max_body_bytes,
         handler_args=protocol.handler_args(settings),
     )
-    protocol.install(app)
+    protocol.install(app, settings)
     app[SETTINGS] = settings
     app[AUTHORIZE] = components.authorize
     app[THROTTLE] = LoginThrottle(
@@ -88,7 +89,7 @@ def create_app(settings: Settings, components: Components = Components()) -> web
         try:
             loop = asyncio.get_running_loop()
             keyring = await loop.run_in_executor(None, Keyring.load_or_create, settings.data_dir)
-            passwords = await loop.run_in_executor(None, Passwords, settings)
+            passwords = await loop.run_in_executor(None, components.passwords, settings)
             app[STORE] = store
             app[KEYRING] = keyring
             app[PASSWORDS] = passwords

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .clients import parse_networks
@@ -35,7 +36,10 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_cost: int = ARGON2_MIN_MEMORY_KIB
     argon2_parallelism: int = 1
-    password_workers: int = 4
+    #: Hashes at once: one per core (each argon2 hash here uses one thread).
+    password_workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    #: Logins that may wait for a hashing worker; more are refused with 429/503.
+    password_queue: int = 32
     #: Must be set explicitly to run with argon2 parameters below the OWASP floor (tests only).
     allow_weak_password_hashing: bool = False
     jwks_max_age: int = 300
@@ -52,6 +56,14 @@ class Settings:
     login_address_burst: int = 100
     login_address_refill: float = 0.2
     login_known_ttl: int = 30 * 24 * 3600
+    #: Seconds a client has to send a request's headers (also how long an idle keep-alive
+    #: connection stays open), and to send its body once the headers are in.
+    header_timeout: float = 15.0
+    body_timeout: float = 10.0
+    #: Open connections at once, in all and from one address (trusted proxies exempt). The
+    #: total is lowered to fit the open-files limit.
+    max_connections: int = 8192
+    max_connections_per_address: int = 256
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -82,13 +94,17 @@ class Settings:
             "max_headers",
             "login_address_burst",
             "login_known_ttl",
+            "password_queue",
+            "max_connections",
+            "max_connections_per_address",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_header_bytes <= self.max_url_bytes:
             raise ValueError("max_header_bytes must be larger than max_url_bytes")
-        if not self.login_address_refill > 0:
-            raise ValueError("login_address_refill must be > 0")
+        for name in ("login_address_refill", "header_timeout", "body_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
         try:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:

@@ -57,6 +57,8 @@ class ApiError(Exception):
     status = 500
     error = "InternalError"
     message = "Internal server error"
+    #: Close the connection after answering (the request's body may still be arriving).
+    close_connection = False
 
     def __init__(
         self,
@@ -77,7 +79,10 @@ class ApiError(Exception):
         return out
 
     def response(self) -> web.Response:
-        return json_response(self.body(), status=self.status, headers=self.headers)
+        response = json_response(self.body(), status=self.status, headers=self.headers)
+        if self.close_connection:
+            response.force_close()
+        return response
 
 
 class BadRequest(ApiError):
@@ -100,10 +105,22 @@ class ValidationError(ApiError):
     status, error, message = 422, "ValidationError", "Invalid input"
 
 
+class RequestTimeout(ApiError):
+    status, error, message = 408, "RequestTimeout", "The request body was not received in time"
+    close_connection = True
+
+
 class TooManyRequests(ApiError):
     status, error, message = 429, "TooManyRequests", "Too many failed attempts, try again later"
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={hdrs.RETRY_AFTER: str(max(1, int(retry_after)))})
+
+
+class ServiceUnavailable(ApiError):
+    status, error, message = 503, "ServiceUnavailable", "Server busy, try again later"
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
         super().__init__(message, headers={hdrs.RETRY_AFTER: str(max(1, int(retry_after)))})
 
 

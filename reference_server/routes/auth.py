@@ -44,7 +44,9 @@ async def login(request: web.Request) -> web.Response:
     async with app[THROTTLE].attempt(client, slug, email) as attempt:
         user = await app[STORE].find_login_user(slug, email)
         stored_hash = user.get("password_hash") if user else None
-        ok = await passwords.verify(stored_hash, password)
+        ok = await passwords.verify(
+            stored_hash, password, client=client, priority=attempt.known
+        )
         if not ok or user is None or user.get("is_active") is not True:
             attempt.failed()
             raise InvalidCredentials()
@@ -52,7 +54,7 @@ async def login(request: web.Request) -> web.Response:
 
     new_hash = None
     if stored_hash and passwords.needs_rehash(stored_hash):
-        new_hash = await passwords.hash(password)
+        new_hash = await passwords.hash(password, client=client, priority=True)
     await app[STORE].record_login(user["id"], new_hash)
     return json_response(await app[TOKENS].issue(user))
 
