@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .access_log import AccessLog
 from .app import create_app
 from .config import Settings, StartupError
 from .demo import DEMO_PRINCIPALS
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
+            access_log_class=AccessLog,
             print=lambda *a: print(*a, flush=True),
         )
     except StartupError as exc:

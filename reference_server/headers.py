@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
+#: The Server header: no Python or aiohttp version for an attacker to look up.
+SERVER_NAME = "dpaas-reference-server"
+
 #: Responses from these paths carry tokens: never cached anywhere (RFC 6749 §5.1).
 TOKEN_PATHS = frozenset({"/authentication/login", "/authentication/refresh"})
 
 
 def add_security_headers(response: web.StreamResponse, path: str) -> None:
     """nosniff and no framing everywhere; `no-store` unless the handler chose a cache policy."""
+    response.headers[hdrs.SERVER] = SERVER_NAME
     response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
     response.headers[hdrs.CONTENT_SECURITY_POLICY] = "default-src 'none'; frame-ancestors 'none'"
     if path in TOKEN_PATHS:

@@ -31,7 +31,7 @@ from aiohttp.web_request import BaseRequest
 from .clients import parse_networks
 from .config import Settings
 from .errors import ERROR_NAMES, error_response
-from .headers import add_security_headers
+from .headers import SERVER_NAME, add_security_headers
 from .jsonio import dumps
 
 log = logging.getLogger("reference_server")
@@ -152,6 +152,7 @@ def refusal(status: int) -> bytes:
         "Cache-Control: no-store\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        f"Server: {SERVER_NAME}\r\n"
         "Connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body

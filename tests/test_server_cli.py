@@ -5,10 +5,12 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support import free_port
@@ -66,3 +68,18 @@ def test_the_open_files_limit_is_raised_to_the_hard_limit(running: Running) -> N
     if hard <= LOW_SOFT_LIMIT:
         pytest.skip(f"this machine's hard open-files limit ({hard}) leaves nothing to raise")
     assert soft == hard
+
+
+def test_the_access_log_never_records_query_strings(running: Running) -> None:
+    secret = "eyJhbGciOiJSUzI1NiJ9.secret-looking-token"
+    marker = f"/accounts/log-marker-{time.monotonic_ns()}"
+    r = httpx.get(f"{running.base}{marker}", params={"access_token": secret}, timeout=10)
+    assert r.status_code == 404
+    assert r.headers["server"] == "dpaas-reference-server"
+    deadline = time.monotonic() + 10
+    while marker not in (text := running.log.read_text()):  # written just after the answer
+        assert time.monotonic() < deadline, "no access log line for the request"
+        time.sleep(0.02)  # polling the file, not waiting for a fixed time
+    line = next(line for line in text.splitlines() if marker in line)
+    assert '"GET ' in line and " 404 " in line, line
+    assert secret not in text and "access_token" not in text

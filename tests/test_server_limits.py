@@ -224,6 +224,7 @@ def test_a_full_pool_answers_503_or_429_with_retry_after_over_http(tmp_path: Pat
         deadline = time.monotonic() + WAIT
         while passwords.pool.waiting < 1:
             assert time.monotonic() < deadline, "the second login never queued"
+            time.sleep(0.001)  # polling the pool's state, not waiting for a fixed time
         busy = log_in("127.0.0.4", unknown_user())
         assert busy.status_code == 503 and busy.json()["error"] == "ServiceUnavailable"
         assert int(busy.headers["retry-after"]) >= 1

@@ -77,3 +77,23 @@ def test_bearer_tokens_and_headers_up_to_16_kib_are_read(server_url: str) -> Non
         assert c.get("/accounts", headers={**h, **padding}).status_code == 200
         r = c.get("/accounts", headers={"Authorization": "Bearer " + "a" * 16_000})
         assert r.status_code == 401 and r.json()["error"] == "Unauthorized", "routed, not refused"
+
+
+def test_no_response_names_python_or_aiohttp_versions(server_url: str) -> None:
+    refused = raw_exchange(server_url, request("BREW", "/accounts"))
+    with httpx.Client(base_url=server_url, timeout=10) as c:
+        served = [c.get("/.well-known/jwks.json"), c.get("/accounts"), c.get("/nope")]
+    for server in [refused.headers["server"] if refused else ""] + [
+        r.headers["server"] for r in served
+    ]:
+        assert server == "dpaas-reference-server", server
+
+
+def test_two_authorization_headers_are_refused_not_first_wins(server_url: str) -> None:
+    with httpx.Client(base_url=server_url, timeout=10) as c:
+        valid = auth(login(c))["Authorization"]
+        for pair in ([valid, "Bearer junk"], ["Bearer junk", valid], [valid, valid]):
+            r = c.get("/accounts", headers=[("Authorization", v) for v in pair])
+            assert r.status_code == 401 and r.json()["error"] == "Unauthorized", pair
+            assert 'error="invalid_request"' in r.headers["www-authenticate"]
+        assert c.get("/accounts", headers={"Authorization": valid}).status_code == 200
