@@ -82,8 +82,10 @@ async def _junk_logins(base: str, sources: list[str], stop: Any, counts: Any) ->
     counts.update(seen)
 
 
-async def _slow_connections(base: str, body: bool, stop: Any, counts: Any) -> None:
-    """SLOW_CLIENTS connections trickling a body (or a header) one byte a second."""
+async def _slow_connections(
+    base: str, body: bool, clients: int, stop: Any, counts: Any
+) -> None:
+    """`clients` connections trickling a body (or a header) one byte a second."""
     url = urlsplit(base)
     seen: Counter[str] = Counter()
     head = (b"POST /authentication/login HTTP/1.1\r\nHost: x\r\n"
@@ -115,11 +117,11 @@ async def _slow_connections(base: str, body: bool, stop: Any, counts: Any) -> No
             finally:
                 writer.close()
 
-    await asyncio.gather(*(one(i) for i in range(SLOW_CLIENTS)))
+    await asyncio.gather(*(one(i) for i in range(clients)))
     counts.update(seen)
 
 
-def _flood(kind: str, base: str, stop: Any, ready: Any, counts: Any) -> None:
+def _flood(kind: str, base: str, slow: int, stop: Any, ready: Any, counts: Any) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         local: Counter[str] = Counter()
@@ -128,7 +130,7 @@ def _flood(kind: str, base: str, stop: Any, ready: Any, counts: Any) -> None:
         elif kind == "junk-128":
             task = _junk_logins(base, [f"127.0.1.{i}" for i in range(1, 129)], stop, local)
         else:
-            task = _slow_connections(base, kind == "slow-bodies", stop, local)
+            task = _slow_connections(base, kind == "slow-bodies", slow, stop, local)
         running = asyncio.ensure_future(task)
         await asyncio.sleep(3)  # ramp up: connections opened, queues filled
         ready.set()
@@ -140,11 +142,11 @@ def _flood(kind: str, base: str, stop: Any, ready: Any, counts: Any) -> None:
 
 
 @contextlib.contextmanager
-def flood(kind: str, base: str) -> Iterator[dict[str, int]]:
+def flood(kind: str, base: str, slow: int = SLOW_CLIENTS) -> Iterator[dict[str, int]]:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
         stop, ready, counts = ctx.Event(), ctx.Event(), manager.dict()
-        proc = ctx.Process(target=_flood, args=(kind, base, stop, ready, counts))
+        proc = ctx.Process(target=_flood, args=(kind, base, slow, stop, ready, counts))
         proc.start()
         try:
             if not ready.wait(60):
@@ -160,28 +162,38 @@ def flood(kind: str, base: str) -> Iterator[dict[str, int]]:
 # ---------------------------------------------------------------- the real user
 
 
-def time_logins(base: str, samples: int, fresh_addresses: bool) -> list[float]:
-    """Latencies (ms) of the admin's logins: from 127.0.0.1, or each from a new address."""
-    latencies = []
-    for i in range(samples):
+def time_logins(
+    base: str, samples: int, fresh_addresses: bool, min_seconds: float = 0.0
+) -> list[float]:
+    """Latencies (ms) of the admin's logins: from 127.0.0.1, or each from a new address.
+    At least `samples` of them, and for at least `min_seconds`."""
+    latencies: list[float] = []
+    until = time.monotonic() + min_seconds
+    i = -1
+    while (i := i + 1) < samples or time.monotonic() < until:
         source = f"127.0.3.{secrets.randbelow(250) + 1}" if fresh_addresses else "127.0.0.1"
         transport = httpx.HTTPTransport(local_address=source)
-        with httpx.Client(base_url=base, timeout=60, transport=transport) as c:
+        with httpx.Client(base_url=base, timeout=30, transport=transport) as c:
             t0 = time.perf_counter()
-            r = c.post("/authentication/login", json=ADMIN)
+            try:
+                r = c.post("/authentication/login", json=ADMIN)
+                problem = "" if r.status_code == 200 else f"{r.status_code} {r.text[:100]}"
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__} {exc}"
             latencies.append((time.perf_counter() - t0) * 1000)
-        if r.status_code != 200:
+        if problem:
             latencies[-1] = float("nan")
-            print(f"  sample {i}: {r.status_code} {r.text[:100]}", file=sys.stderr)
+            print(f"  login {i}: {problem}", file=sys.stderr)
     return latencies
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
     ok = sorted(x for x in latencies if x == x)
     if not ok:
-        return {"p50": float("nan"), "p90": float("nan"), "failed": len(latencies)}
+        return {"p50": float("nan"), "p90": float("nan"), "n": len(latencies),
+                "failed": len(latencies)}
     return {"p50": statistics.median(ok), "p90": ok[int(0.9 * (len(ok) - 1))],
-            "failed": len(latencies) - len(ok)}
+            "n": len(latencies), "failed": len(latencies) - len(ok)}
 
 
 # ---------------------------------------------------------------- the hashing pool alone
@@ -269,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=30, help="real logins timed per phase")
     parser.add_argument("--phases", default="idle,junk-1,junk-128,slow-bodies,slow-headers")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--slow-clients", type=int, default=SLOW_CLIENTS,
+                        help="connections in the slow-body and slow-header floods")
+    parser.add_argument(
+        "--flood-seconds", type=float, default=12.0,
+        help="keep each flood up at least this long (past the server's 10 s body deadline)",
+    )
     args = parser.parse_args(argv)
 
     results: dict[str, Any] = {"samples": args.samples, "cpu_count": os.cpu_count()}
@@ -278,11 +296,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{phase} ...", file=sys.stderr, flush=True)
             context: Callable[[], Any] = (
                 (lambda: contextlib.nullcontext({})) if phase == "idle"
-                else (lambda phase=phase: flood(phase, base))
+                else (lambda phase=phase: flood(phase, base, args.slow_clients))
             )
             with context() as outcome:
-                known = summary(time_logins(base, args.samples, fresh_addresses=False))
-                first = summary(time_logins(base, args.samples, fresh_addresses=True))
+                hold = 0.0 if phase == "idle" else args.flood_seconds
+                known = summary(time_logins(base, args.samples, False, hold / 2))
+                first = summary(time_logins(base, args.samples, True, hold / 2))
             results[phase] = {"known": known, "first_login": first, "flood": dict(outcome)}
     results["pool"] = pool_throughput()
 
@@ -296,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         for who in ("known", "first_login"):
             base_p50 = idle.get(who, {}).get("p50", float("nan"))
             s = r[who]
-            fail = f" ({s['failed']} failed)" if s["failed"] else ""
+            fail = f" ({s['failed']}/{s.get('n', '?')} refused)" if s["failed"] else ""
             cells.append(f"{s['p50']:>9.1f}ms{s['p90']:>7.1f}ms{s['p50'] / base_p50:>7.1f}x{fail}")
         most = sorted(r["flood"].items(), key=lambda kv: -kv[1])[:5]
         top = ", ".join(f"{k}: {v}" for k, v in most)

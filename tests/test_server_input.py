@@ -27,7 +27,7 @@ from tests.support import FakeClock
 from tests.test_server_api import assert_error, auth, login
 
 #: Hypothesis examples per property; CI keeps it small, `DPAAS_HYPOTHESIS_EXAMPLES=2000` digs.
-EXAMPLES = int(os.environ.get("DPAAS_HYPOTHESIS_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("DPAAS_HYPOTHESIS_EXAMPLES", "40"))
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 

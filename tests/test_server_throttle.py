@@ -69,7 +69,7 @@ def unknown_user() -> dict[str, str]:
 
 def test_guessing_from_one_address_never_locks_the_user_out_elsewhere(tmp_path: Path) -> None:
     clock = FakeClock()
-    with clients(tmp_path, clock, "127.0.0.2", "127.0.0.3") as (attacker, user):
+    with clients(tmp_path, clock, "127.0.0.2", "127.0.0.3", **FAST_HASHING) as (attacker, user):
         for _ in range(5):
             assert log_in(attacker, credentials("limited", "guess")).status_code == 401
         r = log_in(attacker, credentials("limited"))
@@ -120,7 +120,7 @@ def test_a_suite_run_worth_of_failures_never_stops_valid_logins(tmp_path: Path) 
 def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_path: Path) -> None:
     clock = FakeClock()
     with clients(
-        tmp_path, clock, "127.0.0.2", "127.0.0.3", trusted_proxies=("127.0.0.2",)
+        tmp_path, clock, "127.0.0.2", "127.0.0.3", trusted_proxies=("127.0.0.2",), **FAST_HASHING
     ) as (proxy, direct):
         attacker = {"X-Forwarded-For": "198.51.100.7"}
         for _ in range(5):
