@@ -6,6 +6,11 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# The suite's in-process runner, imported here once for the server tests that need it.
+from steps.embedded import ServedApp
+
+__all__ = ["FakeClock", "RawResponse", "ServedApp", "free_port", "raw_exchange"]
+
 
 class FakeClock:
     """Set by hand, so time-based rules are tested without waiting."""

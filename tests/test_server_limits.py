@@ -25,8 +25,7 @@ from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.errors import ServiceUnavailable, TooManyRequests
 from reference_server.passwords import FairPool, Passwords
-from steps.embedded import ServedApp
-from tests.support import FakeClock, raw_exchange
+from tests.support import FakeClock, ServedApp, raw_exchange
 from tests.test_server_throttle import FAST_HASHING, credentials, unknown_user
 
 WAIT = 10.0  # the most any step here waits for the server

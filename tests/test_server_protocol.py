@@ -11,8 +11,7 @@ import pytest
 
 from reference_server.app import create_app
 from reference_server.config import Settings
-from steps.embedded import ServedApp
-from tests.support import FakeClock, RawResponse, raw_exchange
+from tests.support import FakeClock, RawResponse, ServedApp, raw_exchange
 from tests.test_server_api import auth, login
 
 SECRET = "s3cr3t-t0ken-material"

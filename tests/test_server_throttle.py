@@ -20,8 +20,7 @@ from reference_server.app import create_app
 from reference_server.clients import ClientAddresses
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
-from steps.embedded import ServedApp
-from tests.support import FakeClock
+from tests.support import FakeClock, ServedApp
 from tests.test_server_api import assert_error
 
 #: argon2 parameters far below the OWASP floor, so a test can fail a hundred logins quickly.
