@@ -20,6 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import resource
+import time
 from collections import Counter
 from typing import Any
 
@@ -42,6 +43,8 @@ API_METHODS = "GET, HEAD, POST"
 RESERVED_FILES = 64
 #: How long aiohttp keeps reading a body the handler did not read, so the client sees the answer.
 LINGERING_SECONDS = 2.0
+#: Seconds between two log lines about refused connections.
+REPORT_EVERY = 10.0
 
 
 def refusal_status(exc: BaseException | None, status: int, max_url_bytes: int) -> int:
@@ -70,8 +73,7 @@ class ApiRequestHandler(RequestHandler):
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
         status = server.limits.admit(self, address)
         if status is not None:
-            log.warning("refused a connection from %s: %d (%d open)",
-                        address, status, len(server.limits))
+            server.limits.report_refusal(address, status)
             if self.transport is not None:
                 self.transport.write(refusal(status))
             self.force_close()
@@ -91,9 +93,11 @@ class ApiRequestHandler(RequestHandler):
         if status >= 500:
             log.error("error handling a request from %s", request.remote, exc_info=exc)
         else:
-            # One line, no request bytes: the URL or a header may hold a token.
-            log.info("refused a request from %s before routing: %d %s",
-                     request.remote, status, type(exc).__name__)
+            # The access log has the status; this says why, with no request bytes (the URL or
+            # a header may hold a token), at debug level so that a flood of garbage is one
+            # line per request, not two.
+            log.debug("refused a request from %s before routing: %d %s",
+                      request.remote, status, type(exc).__name__)
         headers = {hdrs.ALLOW: API_METHODS} if status == 405 else {}
         response = error_response(status, None, **headers)
         add_security_headers(response, "")
@@ -110,6 +114,8 @@ class ConnectionLimits:
         self._trusted = parse_networks(trusted_proxies)
         self._peers: dict[RequestHandler, str] = {}
         self._counts: Counter[str] = Counter()
+        self._refused: Counter[int] = Counter()
+        self._reported_at = -REPORT_EVERY
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -126,6 +132,16 @@ class ConnectionLimits:
         if self._counts[address] > self.per_address and not self._is_trusted(address):
             return 429
         return None
+
+    def report_refusal(self, address: str, status: int) -> None:
+        """Log refusals at most every REPORT_EVERY seconds, so a flood cannot flood the log."""
+        self._refused[status] += 1
+        now = time.monotonic()
+        if now - self._reported_at >= REPORT_EVERY:
+            log.warning("refused connections (latest from %s): %s; %d open",
+                        address, dict(self._refused), len(self._peers))
+            self._refused.clear()
+            self._reported_at = now
 
     def release(self, handler: RequestHandler) -> None:
         address = self._peers.pop(handler, None)
