@@ -29,6 +29,9 @@ from .storage import Store
 from .throttle import LoginThrottle
 from .tokens import Keyring, TokenService
 
+#: Nothing may load, run or frame: every API response is data, never a page.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
 #: Responses from these paths carry tokens: never cached anywhere (RFC 6749 §5.1).
 TOKEN_PATHS = frozenset({"/authentication/login", "/authentication/refresh"})
 
@@ -48,10 +51,13 @@ class Components:
 
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """nosniff everywhere; `no-store` unless the handler chose a cache policy (JWKS)."""
+    """nosniff everywhere; the API's CSP and `no-store` unless the handler chose its own.
+
+    Only the docs page sets its own CSP (it runs Swagger UI); JWKS and static assets are cacheable.
+    """
     response = await handler(request)
     response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
-    response.headers[hdrs.CONTENT_SECURITY_POLICY] = "default-src 'none'; frame-ancestors 'none'"
+    response.headers.setdefault(hdrs.CONTENT_SECURITY_POLICY, API_CSP)
     if request.path in TOKEN_PATHS:
         response.headers[hdrs.CACHE_CONTROL] = "no-store"
         response.headers[hdrs.PRAGMA] = "no-cache"
