@@ -35,6 +35,8 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
         "DPAAS_PASSWORD": principal.password,
         "DPAAS_ORG": principal.organization_slug,
         "NO_COLOR": "1",
+        # Hypothesis keeps caches in the working directory unless told otherwise.
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"),
     }
     with ServedApp(lambda: create_app(settings)) as base_url:
         command = [
