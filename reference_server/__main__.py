@@ -45,13 +45,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _announce_demo(app: web.Application) -> None:
+def docs_url(settings: Settings) -> str:
+    """Where a person can read and try the API (a wildcard address is reached as localhost)."""
+    host = "localhost" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/docs"
+
+
+def _announce_demo(app: web.Application, settings: Settings) -> None:
     async def on_startup(app: web.Application) -> None:
         if app[DEMO_SEEDED]:
             print("Demo data created. Principals (email / password / organization_slug):")
             for name, p in DEMO_PRINCIPALS.items():
                 print(f"  {name:<8} {p.email} / {p.password} / {p.organization_slug}")
-            sys.stdout.flush()
+        print(f"API docs (try every call in the browser): {docs_url(settings)}")
+        sys.stdout.flush()
 
     app.on_startup.append(on_startup)
 
@@ -89,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         app = create_app(settings)
-        _announce_demo(app)
+        if settings.demo:
+            _announce_demo(app, settings)
         _announce_limits(app, open_files)
         web.run_app(
             app,

@@ -49,7 +49,10 @@ class Components:
 
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """nosniff everywhere; `no-store` unless the handler chose a cache policy (JWKS)."""
+    """nosniff everywhere; the API's CSP and `no-store` unless the handler chose its own.
+
+    Only the docs page sets its own CSP (it runs Swagger UI); JWKS and static assets are cacheable.
+    """
     response = await handler(request)
     add_security_headers(response, request.path)
     return response
