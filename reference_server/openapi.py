@@ -24,6 +24,7 @@ from .passwords import MAX_PASSWORD_LENGTH
 from .routes.accounts import MAX_METADATA_BYTES, MAX_NAME_LENGTH
 from .routes.auth import MAX_EMAIL_LENGTH, MAX_SLUG_LENGTH
 from .storage import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
+from .validation import MAX_DEPTH, MAX_SAFE_INTEGER
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 
@@ -192,12 +193,24 @@ def _request_schemas() -> dict[str, Schema]:
                 },
                 "metadata": {
                     "type": "object",
+                    "additionalProperties": ref("schemas", "MetadataValue"),
                     "description": (
-                        f"Any JSON object of at most {MAX_METADATA_BYTES} bytes once serialized."
-                        + FREE_NOTE
+                        f"Any JSON object of at most {MAX_METADATA_BYTES} bytes once serialized, "
+                        f"nested at most {MAX_DEPTH} levels deep, whose numbers are within "
+                        f"±{MAX_SAFE_INTEGER} (so every client reads them exactly, RFC 7493) and "
+                        "whose text is valid Unicode." + FREE_NOTE
                     ),
                 },
             },
+        },
+        "MetadataValue": {
+            "title": "A value inside an account's metadata",
+            "anyOf": [
+                {"type": ["string", "boolean", "null"]},
+                {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER},
+                {"type": "array", "items": ref("schemas", "MetadataValue")},
+                {"type": "object", "additionalProperties": ref("schemas", "MetadataValue")},
+            ],
         },
     }
 

@@ -64,11 +64,13 @@ def json_value_problem(value: Any, path: str, depth: int = 1) -> str | None:
         elif isinstance(item, str):
             if not is_unicode(item):
                 return f"{where}: not valid Unicode text (lone surrogate escape)"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return f"{where}: numbers must be finite (JSON has no Infinity or NaN)"
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_SAFE_INTEGER:
-            return f"{where}: integers must be within ±{MAX_SAFE_INTEGER}; send larger ones as text"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"{where}: numbers must be finite (JSON has no Infinity or NaN)"
+        elif isinstance(item, int | float) and not isinstance(item, bool) and (
+            abs(item) > MAX_SAFE_INTEGER
+        ):
+            # Every float past 2**53 is a whole number too, and no client reads it exactly.
+            return f"{where}: numbers must be within ±{MAX_SAFE_INTEGER}; send larger ones as text"
     return None
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reference_server.app import API_CSP, create_app
+from reference_server.app import create_app
 from reference_server.config import Settings
+from reference_server.headers import API_CSP
 from reference_server.routes.docs import DOCS_CSP, INDEX, prefers_html
 from steps.embedded import ServedApp
 from tests.chromium import Chromium, find_chromium

@@ -86,6 +86,7 @@ def every_list_page_is_strict(client: httpx.Client, headers: dict[str, str]) -> 
         ('{"name": "x", "metadata": {"v": 1e999}}', "metadata"),
         ('{"name": "x", "metadata": {"v": [-1e999]}}', "metadata"),
         ('{"name": "x", "metadata": {"v": 9007199254740993}}', "metadata"),
+        ('{"name": "x", "metadata": {"v": -1.5e300}}', "metadata"),
         ('{"name": "x", "metadata": {"v": ' + nested(16) + "}}", "metadata"),
         ('{"name": "x", "metadata": {"v": ' + nested(975) + "}}", "metadata"),
         ('{"name": "x", "metadata": {"v": "\\ud800"}}', "metadata"),
