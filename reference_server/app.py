@@ -7,16 +7,19 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from . import demo, policy
+from . import demo, policy, protocol
+from .clients import ClientAddresses
 from .config import Settings
 from .errors import error_middleware
+from .headers import add_security_headers
 from .passwords import Passwords
 from .routes import setup_routes
 from .state import (
     AUTHORIZE,
+    CLIENTS,
     DEMO_SEEDED,
     KEYRING,
     PASSWORDS,
@@ -29,9 +32,6 @@ from .storage import Store
 from .throttle import LoginThrottle
 from .tokens import Keyring, TokenService
 
-#: Responses from these paths carry tokens: never cached anywhere (RFC 6749 §5.1).
-TOKEN_PATHS = frozenset({"/authentication/login", "/authentication/refresh"})
-
 
 @dataclass(frozen=True)
 class Components:
@@ -42,21 +42,19 @@ class Components:
 
     store: type[Store] = Store
     tokens: type[TokenService] = TokenService
+    passwords: type[Passwords] = Passwords
     authorize: Callable[[Sequence[Mapping[str, Any]], str, str], bool] = policy.is_allowed
     middlewares: tuple[Middleware, ...] = ()
 
 
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """nosniff everywhere; `no-store` unless the handler chose a cache policy (JWKS)."""
+    """nosniff everywhere; the API's CSP and `no-store` unless the handler chose its own.
+
+    Only the docs page sets its own CSP (it runs Swagger UI); JWKS and static assets are cacheable.
+    """
     response = await handler(request)
-    response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
-    response.headers[hdrs.CONTENT_SECURITY_POLICY] = "default-src 'none'; frame-ancestors 'none'"
-    if request.path in TOKEN_PATHS:
-        response.headers[hdrs.CACHE_CONTROL] = "no-store"
-        response.headers[hdrs.PRAGMA] = "no-cache"
-    else:
-        response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+    add_security_headers(response, request.path)
     return response
 
 
@@ -66,7 +64,9 @@ def create_app(settings: Settings, components: Components = Components()) -> web
     app = web.Application(
         middlewares=[*components.middlewares, security_headers_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
+        handler_args=protocol.handler_args(settings),
     )
+    protocol.install(app, settings)
     app[SETTINGS] = settings
     app[AUTHORIZE] = components.authorize
     app[THROTTLE] = LoginThrottle(
@@ -74,7 +74,11 @@ def create_app(settings: Settings, components: Components = Components()) -> web
         settings.login_max_failures,
         settings.login_failure_window,
         settings.login_throttle_max_keys,
+        address_burst=settings.login_address_burst,
+        address_refill=settings.login_address_refill,
+        known_ttl=settings.login_known_ttl,
     )
+    app[CLIENTS] = ClientAddresses(settings.trusted_proxies)
     app[DEMO_SEEDED] = False
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -88,7 +92,7 @@ def create_app(settings: Settings, components: Components = Components()) -> web
         try:
             loop = asyncio.get_running_loop()
             keyring = await loop.run_in_executor(None, Keyring.load_or_create, settings.data_dir)
-            passwords = await loop.run_in_executor(None, Passwords, settings)
+            passwords = await loop.run_in_executor(None, components.passwords, settings)
             app[STORE] = store
             app[KEYRING] = keyring
             app[PASSWORDS] = passwords

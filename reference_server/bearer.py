@@ -14,13 +14,24 @@ from .tokens import Identity
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _INVALID_TOKEN = 'Bearer error="invalid_token"'
+_INVALID_REQUEST = 'Bearer error="invalid_request"'
 
 
 async def authenticate(request: web.Request) -> Identity:
-    """The caller of a protected endpoint, or a 401 with `WWW-Authenticate: Bearer`."""
-    header = request.headers.get(hdrs.AUTHORIZATION)
-    if header is None:
+    """The caller of a protected endpoint, or a 401 with `WWW-Authenticate: Bearer`.
+
+    Two Authorization headers are refused rather than the first believed: a proxy or client
+    that adds its own would otherwise decide silently which identity the request carries.
+    """
+    headers = request.headers.getall(hdrs.AUTHORIZATION, [])
+    if not headers:
         raise Unauthorized(headers={hdrs.WWW_AUTHENTICATE: "Bearer"})
+    if len(headers) > 1:
+        raise Unauthorized(
+            "Exactly one Authorization header is allowed",
+            headers={hdrs.WWW_AUTHENTICATE: _INVALID_REQUEST},
+        )
+    header = headers[0]
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         raise Unauthorized(headers={hdrs.WWW_AUTHENTICATE: "Bearer"})

@@ -14,27 +14,35 @@ from .jsonio import json_response
 
 log = logging.getLogger("reference_server")
 
-#: Error code used in the body for statuses aiohttp raises itself (router, body reader).
+#: Error code used in the body for statuses aiohttp raises itself (parser, router, body reader).
 ERROR_NAMES: dict[int, str] = {
     400: "BadRequest",
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
+    408: "RequestTimeout",
     413: "PayloadTooLarge",
+    414: "URITooLong",
     415: "UnsupportedMediaType",
     422: "ValidationError",
     429: "TooManyRequests",
+    431: "RequestHeaderFieldsTooLarge",
     500: "InternalError",
+    503: "ServiceUnavailable",
 }
 
 DEFAULT_MESSAGES: dict[int, str] = {
     400: "Bad request",
     404: "Resource not found",
     405: "Method not allowed",
+    408: "The request was not received in time",
     413: "Request body too large",
+    414: "Request URL too long",
     415: "Unsupported media type",
+    431: "Request headers too large",
     500: "Internal server error",
+    503: "Server busy, try again later",
 }
 
 #: Headers of an aiohttp HTTPException worth keeping on the JSON error response.
@@ -49,6 +57,8 @@ class ApiError(Exception):
     status = 500
     error = "InternalError"
     message = "Internal server error"
+    #: Close the connection after answering (the request's body may still be arriving).
+    close_connection = False
 
     def __init__(
         self,
@@ -69,7 +79,10 @@ class ApiError(Exception):
         return out
 
     def response(self) -> web.Response:
-        return json_response(self.body(), status=self.status, headers=self.headers)
+        response = json_response(self.body(), status=self.status, headers=self.headers)
+        if self.close_connection:
+            response.force_close()
+        return response
 
 
 class BadRequest(ApiError):
@@ -92,10 +105,22 @@ class ValidationError(ApiError):
     status, error, message = 422, "ValidationError", "Invalid input"
 
 
+class RequestTimeout(ApiError):
+    status, error, message = 408, "RequestTimeout", "The request body was not received in time"
+    close_connection = True
+
+
 class TooManyRequests(ApiError):
     status, error, message = 429, "TooManyRequests", "Too many failed attempts, try again later"
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, headers={hdrs.RETRY_AFTER: str(max(1, int(retry_after)))})
+
+
+class ServiceUnavailable(ApiError):
+    status, error, message = 503, "ServiceUnavailable", "Server busy, try again later"
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
         super().__init__(message, headers={hdrs.RETRY_AFTER: str(max(1, int(retry_after)))})
 
 

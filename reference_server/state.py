@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .clients import ClientAddresses
 from .config import Settings
 from .passwords import Passwords
 from .storage import Store
@@ -21,5 +22,6 @@ TOKENS = web.AppKey("tokens", TokenService)
 KEYRING = web.AppKey("keyring", Keyring)
 PASSWORDS = web.AppKey("passwords", Passwords)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+CLIENTS = web.AppKey("clients", ClientAddresses)
 AUTHORIZE: web.AppKey[Authorize] = web.AppKey("authorize")
 DEMO_SEEDED = web.AppKey("demo_seeded", bool)

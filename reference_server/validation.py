@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any
 
 from aiohttp import hdrs, web
 
-from .errors import BadRequest, UnsupportedMediaType, ValidationError
+from .errors import BadRequest, RequestTimeout, UnsupportedMediaType, ValidationError
+from .state import SETTINGS
 
 REQUIRED = "This field is required"
 READ_ONLY = "This field is read-only"
@@ -62,11 +64,13 @@ def json_value_problem(value: Any, path: str, depth: int = 1) -> str | None:
         elif isinstance(item, str):
             if not is_unicode(item):
                 return f"{where}: not valid Unicode text (lone surrogate escape)"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return f"{where}: numbers must be finite (JSON has no Infinity or NaN)"
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_SAFE_INTEGER:
-            return f"{where}: integers must be within ±{MAX_SAFE_INTEGER}; send larger ones as text"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"{where}: numbers must be finite (JSON has no Infinity or NaN)"
+        elif isinstance(item, int | float) and not isinstance(item, bool) and (
+            abs(item) > MAX_SAFE_INTEGER
+        ):
+            # Every float past 2**53 is a whole number too, and no client reads it exactly.
+            return f"{where}: numbers must be within ±{MAX_SAFE_INTEGER}; send larger ones as text"
     return None
 
 
@@ -85,11 +89,17 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
     A Content-Type other than JSON is a 415; with no Content-Type the body is tried as JSON.
     Invalid JSON (or NaN/Infinity, or absurd nesting) or a non-object is a 400. The body
-    size cap (413) is enforced by aiohttp's `client_max_size` inside `request.read()`.
+    size cap (413) is enforced by aiohttp's `client_max_size` inside `request.read()`; a body
+    not received within `body_timeout` is a 408, and the connection is closed.
     """
     if hdrs.CONTENT_TYPE in request.headers and not _is_json_media_type(request.content_type):
         raise UnsupportedMediaType()
-    raw = await request.read()
+    try:
+        # A client trickling its body must not hold a connection and a handler for minutes.
+        async with asyncio.timeout(request.app[SETTINGS].body_timeout):
+            raw = await request.read()
+    except TimeoutError as exc:
+        raise RequestTimeout() from exc
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

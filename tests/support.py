@@ -1,8 +1,15 @@
-"""Helpers the server's own tests share: a hand-set clock and a free loopback port."""
+"""Helpers the server's own tests share: a hand-set clock, a free loopback port, raw HTTP."""
 
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# The suite's in-process runner, imported here once for the server tests that need it.
+from dpaas_conformance.embedded import ServedApp
+
+__all__ = ["FakeClock", "RawResponse", "ServedApp", "free_port", "raw_exchange"]
 
 
 class FakeClock:
@@ -23,3 +30,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class RawResponse:
+    """An HTTP/1.x response read off a raw socket."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def raw_exchange(
+    base_url: str, data: bytes, *, source: str = "127.0.0.1", timeout: float = 10.0
+) -> RawResponse | None:
+    """Send `data` as is on a new connection from `source`; the response, or None if the
+    server closed without answering. For requests httpx refuses to send (bad request lines,
+    oversized headers, odd methods)."""
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    with socket.create_connection((host, port), timeout=timeout, source_address=(source, 0)) as s:
+        if data:
+            s.sendall(data)
+        received = b""
+        while True:
+            head, sep, rest = received.partition(b"\r\n\r\n")
+            if sep:
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "-1"))
+                if 0 <= length <= len(rest):
+                    return RawResponse(int(lines[0].split()[1]), headers, rest[:length])
+            chunk = s.recv(65536)
+            if not chunk:
+                return None if not received else RawResponse(0, {}, received)
+            received += chunk

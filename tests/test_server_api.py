@@ -315,6 +315,8 @@ def test_create_account_and_default_switch(client: httpx.Client) -> None:
         ({"name": 5}, "name", None),
         ({"name": "   "}, "name", None),
         ({"name": "x" * 201}, "name", None),
+        ({"name": "x" * 200 + " "}, "name", None),  # the length counts the name as sent
+        ({"name": "\x1d"}, "name", None),  # whitespace to Python's str.strip()
         ({"name": "ok", "is_default": "yes"}, "is_default", None),
         ({"name": "ok", "metadata": []}, "metadata", None),
         ({"name": "ok", "metadata": {"k": "v" * 9000}}, "metadata", None),

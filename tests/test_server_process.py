@@ -156,6 +156,7 @@ def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0
         out, _ = proc.communicate(timeout=5)
         assert "user@example.com" in out, "demo principals are printed when seeding"
+        assert f"{base}/docs" in out, "--demo prints the docs URL"
     json.loads((tmp_path / MAIN_DB).read_text())
 
 

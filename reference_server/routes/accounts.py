@@ -34,7 +34,13 @@ async def create_account(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     errors = FieldErrors()
     errors.read_only(body, READ_ONLY)
-    name = errors.string(body, "name", max_length=MAX_NAME_LENGTH, strip=True)
+    # The length counts the name as sent (what a JSON Schema maxLength can state); surrounding
+    # whitespace is removed only after that, and a name of whitespace alone is refused.
+    name = errors.string(body, "name", max_length=MAX_NAME_LENGTH)
+    if name is not None:
+        name = name.strip()
+        if not name:
+            errors.add("name", "Must not be blank")
     is_default = errors.boolean(body, "is_default", default=False)
     metadata = errors.json_object(body, "metadata", max_bytes=MAX_METADATA_BYTES)
     errors.unknown(body, WRITABLE | set(READ_ONLY))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..errors import ApiError, TooManyRequests
+from ..errors import ApiError
 from ..jsonio import json_response
 from ..passwords import MAX_PASSWORD_LENGTH
-from ..state import PASSWORDS, STORE, THROTTLE, TOKENS
+from ..state import CLIENTS, PASSWORDS, STORE, THROTTLE, TOKENS
 from ..validation import FieldErrors, read_json_object
 
 routes = web.RouteTableDef()
@@ -39,24 +39,22 @@ async def login(request: web.Request) -> web.Response:
     assert email is not None and password is not None and slug is not None
 
     app = request.app
-    throttle = app[THROTTLE]
-    key = throttle.key(slug, email)
     passwords = app[PASSWORDS]
-    async with throttle.serialized(key):
-        wait = throttle.retry_after(key)
-        if wait is not None:
-            raise TooManyRequests(wait)
+    client = app[CLIENTS].of(request)
+    async with app[THROTTLE].attempt(client, slug, email) as attempt:
         user = await app[STORE].find_login_user(slug, email)
         stored_hash = user.get("password_hash") if user else None
-        ok = await passwords.verify(stored_hash, password)
+        ok = await passwords.verify(
+            stored_hash, password, client=client, priority=attempt.known
+        )
         if not ok or user is None or user.get("is_active") is not True:
-            throttle.record_failure(key)
+            attempt.failed()
             raise InvalidCredentials()
-        throttle.succeed(key)
+        attempt.succeeded()
 
     new_hash = None
     if stored_hash and passwords.needs_rehash(stored_hash):
-        new_hash = await passwords.hash(password)
+        new_hash = await passwords.hash(password, client=client, priority=True)
     await app[STORE].record_login(user["id"], new_hash)
     return json_response(await app[TOKENS].issue(user))
 

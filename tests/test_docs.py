@@ -1,0 +1,180 @@
+"""`GET /docs` and `GET /`: over HTTP, then in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dpaas_conformance.embedded import ServedApp
+from reference_server.app import create_app
+from reference_server.config import Settings
+from reference_server.headers import API_CSP
+from reference_server.routes.docs import DOCS_CSP, INDEX, prefers_html
+from tests.chromium import Chromium, find_chromium
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("docs"), demo=True)
+    with ServedApp(lambda: create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=10) as c:
+        yield c
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+def test_docs_page_has_its_own_csp_and_the_api_keeps_none(client: httpx.Client) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"] == DOCS_CSP
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    for path in ("/openapi.json", "/", "/docs/init.js", "/docs/assets/swagger-ui-bundle.js"):
+        assert client.get(path).headers["content-security-policy"] == API_CSP, path
+
+
+def test_only_the_assets_the_page_loads_are_served(client: httpx.Client) -> None:
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"):
+        r = client.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200 and r.content, asset
+        assert r.headers["x-content-type-options"] == "nosniff"
+    for other in ("index.html", "swagger-initializer.js", "..%2F..%2Fconfig.py", "nope.js"):
+        r = client.get(f"/docs/assets/{other}")
+        assert r.status_code == 404 and r.json()["error"] == "NotFound", other
+
+
+def test_a_browser_is_sent_to_the_docs(client: httpx.Client) -> None:
+    r = client.get("/", headers={"Accept": BROWSER_ACCEPT})
+    assert r.status_code == 302 and r.headers["location"] == "/docs"
+    assert "Accept" in r.headers["vary"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "text/html;q=0.5, */*"])
+def test_an_api_client_gets_an_index_of_links(client: httpx.Client, accept: str | None) -> None:
+    request = client.build_request("GET", "/")
+    if accept is None:
+        del request.headers["accept"]
+    else:
+        request.headers["accept"] = accept
+    r = client.send(request)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    index = r.json()
+    assert index == INDEX
+    for key in ("docs", "openapi", "jwks"):
+        assert client.get(index[key]).status_code == 200, index[key]
+    document = client.get(index["openapi"]).json()
+    for endpoint in index["endpoints"].values():
+        method, path = endpoint.split(" ")
+        assert method.lower() in document["paths"][path], endpoint
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        (BROWSER_ACCEPT, True),
+        ("text/html", True),
+        ("text/*;q=0.9, application/json;q=0.8", True),
+        ("", False),
+        ("*/*", False),
+        ("application/json, text/html", False),
+        ("text/html;q=0, */*", False),
+        ("text/html;q=nan, application/json;q=0.1", False),
+    ],
+)
+def test_prefers_html(accept: str, html: bool) -> None:
+    assert prefers_html(accept) is html
+
+
+# ---------------------------------------------------------------- in Chromium
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with Chromium(binary, tmp_path_factory.mktemp("chromium-profile")) as chromium:
+        yield chromium
+
+
+def operation(op_id: str) -> str:
+    return f"document.querySelector('#operations-{op_id}')"
+
+
+def try_it_out(browser: Chromium, op_id: str) -> tuple[str, str]:
+    """Expand an operation, press "Try it out" then "Execute": the status and body shown."""
+    op = operation(op_id)
+    browser.evaluate(f"{op}.querySelector('.opblock-summary-control').click()")
+    browser.wait_for(f"{op}.querySelector('.try-out__btn')")
+    browser.evaluate(f"{op}.querySelector('.try-out__btn').click()")
+    browser.wait_for(f"{op}.querySelector('.execute')")
+    browser.evaluate(f"{op}.querySelector('.execute').click()")
+    response = f"{op}.querySelector('.live-responses-table .response')"
+    status = browser.wait_for(f"{response}?.querySelector('.response-col_status').innerText")
+    body = browser.evaluate(f"{response}.querySelector('.response-col_description pre').innerText")
+    return status.strip(), body
+
+
+def test_the_docs_render_every_operation(
+    browser: Chromium, server_url: str, tmp_path: Path
+) -> None:
+    browser.open(f"{server_url}/docs")
+    count = browser.wait_for("document.querySelectorAll('.opblock').length >= 6 && 'rendered'")
+    assert count == "rendered"
+    ids = browser.evaluate("[...document.querySelectorAll('.opblock')].map(e => e.id)")
+    assert ids == [
+        "operations-Authentication-login",
+        "operations-Authentication-refresh",
+        "operations-Accounts-listAccounts",
+        "operations-Accounts-createAccount",
+        "operations-Users-listUsers",
+        "operations-Keys-getJwks",
+    ]
+    title = browser.evaluate("document.querySelector('.info .title').textContent")
+    assert title.startswith("DPaaS API")
+    shot = browser.screenshot(tmp_path / "docs.png")
+    print(f"screenshot of /docs: {shot}")
+    assert not browser.messages, browser.messages  # no CSP violation, no script error
+
+
+def test_try_it_out_logs_in_and_authorize_lists_accounts(
+    browser: Chromium, server_url: str, tmp_path: Path
+) -> None:
+    """The guide's walkthrough in the page: login's example, the token in Authorize, the list."""
+    browser.open(f"{server_url}/docs")
+    browser.wait_for("document.querySelectorAll('.opblock').length >= 6")
+    status, body = try_it_out(browser, "Authentication-login")
+    assert status == "200", body
+    token = json.loads(body)["access_token"]
+
+    browser.evaluate("document.querySelector('.auth-wrapper .authorize').click()")
+    browser.wait_for("document.querySelector('.modal-ux input')")
+    browser.evaluate("document.querySelector('.modal-ux input').focus()")
+    browser.type_text(token)
+    browser.evaluate("document.querySelector('.modal-ux .auth-btn-wrapper .authorize').click()")
+    browser.wait_for("document.querySelector('.modal-ux .btn-done')")
+    browser.evaluate("document.querySelector('.modal-ux .btn-done').click()")
+
+    status, body = try_it_out(browser, "Accounts-listAccounts")
+    assert status == "200", body
+    names = [a["name"] for a in json.loads(body)["results"]]
+    assert {"Production", "Development"} <= set(names)
+    browser.evaluate(f"{operation('Accounts-listAccounts')}.scrollIntoView()")
+    print(f"screenshot after listing: {browser.screenshot(tmp_path / 'listed.png')}")
+    assert not browser.messages, browser.messages
