@@ -165,9 +165,10 @@ def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
     # Only the plugins the suite needs: with autoloading on, pytest also rewrites the assertions
     # of every module of every installed plugin (all of faker's, for one).
     plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin"]
+    # The run's own output is not read (the report is), so nothing is captured or logged.
     return [
-        sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-p", "no:cacheprovider",
-        *[arg for p in plugins for arg in ("-p", p)],
+        sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-s", "-p", "no:cacheprovider",
+        "-p", "no:logging", "-p", "no:junitxml", *[arg for p in plugins for arg in ("-p", p)],
         "-o", "addopts=", "--dpaas-variants=tests.mutants:variants",
         f"--dpaas-report={report}", "--basetemp", str(basetemp),
         *[f"--dpaas-variant={n}" for n in names],
