@@ -1,6 +1,6 @@
 """The profile as an OpenAPI 3.1 document, built from the suite's JSON Schemas.
 
-The suite's schemas (`dpaas_conformance/schemas/*.json`) are the one source of truth for every
+The suite's schemas (`steps/library/schemas/*.json`) are the one source of truth for every
 response body; this module turns them into the document's components and adds what only the
 document needs:
 paths, parameters, request bodies, the bearer scheme, the guide's examples and the links that
@@ -29,7 +29,7 @@ from .validation import MAX_DEPTH, MAX_SAFE_INTEGER
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 
-#: Suite schema file (dpaas_conformance/schemas/NAME.json) -> component name in the document.
+#: Suite schema file (steps/library/schemas/NAME.json) -> component name in the document.
 SUITE_SCHEMAS = {
     "token": "Tokens",
     "error": "Error",
@@ -64,7 +64,7 @@ def ref(kind: str, name: str) -> dict[str, str]:
 
 
 def _suite_schema(name: str) -> Schema:
-    path = resources.files("dpaas_conformance") / "schemas" / f"{name}.json"
+    path = resources.files("steps.library") / "schemas" / f"{name}.json"
     text = path.read_text(encoding="utf-8")
     return json.loads(text)
 

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from dpaas_conformance.calls import (
+from steps.common import literal
+from steps.library.calls import (
     Actors,
     Created,
     Walk,
@@ -20,9 +21,8 @@ from dpaas_conformance.calls import (
     sent_json,
     unique_name,
 )
-from dpaas_conformance.client import ApiClient, body_of
-from dpaas_conformance.schemas import assert_valid
-from steps.common import literal
+from steps.library.client import ApiClient, body_of
+from steps.library.schemas import assert_valid
 
 SUBJECT = r"(?P<who>they|the (?P<name>\w+) user)"
 

@@ -15,8 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from pytest_bdd import given, parsers, then, when
 
-from dpaas_conformance import forgery
-from dpaas_conformance.calls import (
+from steps.common import literal
+from steps.library import forgery
+from steps.library.calls import (
     LOGIN,
     REFRESH,
     Actors,
@@ -27,11 +28,10 @@ from dpaas_conformance.calls import (
     sent_json,
     token_body,
 )
-from dpaas_conformance.client import ApiClient, BearerAuth, body_of
-from dpaas_conformance.outcomes import TargetFailure
-from dpaas_conformance.schemas import assert_valid
-from dpaas_conformance.target import ACCESS_TOKEN_TTL, Target
-from steps.common import literal
+from steps.library.client import ApiClient, BearerAuth, body_of
+from steps.library.outcomes import TargetFailure
+from steps.library.schemas import assert_valid
+from steps.library.target import ACCESS_TOKEN_TTL, Target
 
 CLOCK_TOLERANCE = 120  # seconds between the target's clock and ours that we do not hold against it
 CONCURRENT_TIMEOUT = 30.0

@@ -1,7 +1,7 @@
 """Steps every feature shares: who is logged in, sending requests, and checking responses.
 
 "they" in a step means the principal who logged in last; "someone" means no principal at all.
-State flows from step to step through `target_fixture` (see dpaas_conformance.calls): `actors`
+State flows from step to step through `target_fixture` (see steps.library.calls): `actors`
 (who is logged in), `response` or `responses` (what came back), `created` and `walk`.
 """
 
@@ -15,10 +15,10 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from dpaas_conformance.calls import TOKEN_KEYS, Actors, Created, start_session
-from dpaas_conformance.client import ApiClient, body_of
-from dpaas_conformance.schemas import assert_valid
-from dpaas_conformance.target import Target
+from steps.library.calls import TOKEN_KEYS, Actors, Created, start_session
+from steps.library.client import ApiClient, body_of
+from steps.library.schemas import assert_valid
+from steps.library.target import Target
 
 
 def literal(text: str) -> Any:

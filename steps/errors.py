@@ -13,8 +13,9 @@ from collections.abc import Callable
 import httpx
 from pytest_bdd import parsers, then, when
 
-from dpaas_conformance import strictjson
-from dpaas_conformance.calls import (
+from steps.common import success_or_client_error
+from steps.library import strictjson
+from steps.library.calls import (
     LOGIN,
     REFRESH,
     Actors,
@@ -23,9 +24,8 @@ from dpaas_conformance.calls import (
     unique_name,
     walk,
 )
-from dpaas_conformance.client import ApiClient
-from dpaas_conformance.target import Target
-from steps.common import success_or_client_error
+from steps.library.client import ApiClient
+from steps.library.target import Target
 
 # Astral letters, a ZWJ emoji sequence, right-to-left scripts, a combining mark, BOM, zero-width
 # and line-separator characters (which break JavaScript's eval, not JSON), NUL and a control.

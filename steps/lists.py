@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from dpaas_conformance.calls import (
+from steps.library.calls import (
     Actors,
     Created,
     Walk,
@@ -22,8 +22,8 @@ from dpaas_conformance.calls import (
     unique_name,
     walk,
 )
-from dpaas_conformance.client import ApiClient
-from dpaas_conformance.schemas import problems
+from steps.library.client import ApiClient
+from steps.library.schemas import problems
 
 RESOURCE_SCHEMA = {"accounts": "account", "users": "user"}
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import httpx
 from pytest_bdd import parsers, then, when
 
-from dpaas_conformance.calls import (
+from steps.library.calls import (
     LOGIN,
     MAX_QUANTITY,
     Actors,
@@ -20,10 +20,10 @@ from dpaas_conformance.calls import (
     unique_name,
     walk,
 )
-from dpaas_conformance.client import ApiClient, body_of
-from dpaas_conformance.leaks import MIN_SUBSTRING_PASSWORD, find_leaks
-from dpaas_conformance.schemas import problems
-from dpaas_conformance.target import Target
+from steps.library.client import ApiClient, body_of
+from steps.library.leaks import MIN_SUBSTRING_PASSWORD, find_leaks
+from steps.library.schemas import problems
+from steps.library.target import Target
 
 
 @when(parsers.parse("they fetch {what}"), target_fixture="response")

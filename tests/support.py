@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # The suite's in-process runner, imported here once for the server tests that need it.
-from dpaas_conformance.embedded import ServedApp
+from steps.library.embedded import ServedApp
 
 __all__ = ["FakeClock", "RawResponse", "ServedApp", "free_port", "raw_exchange"]
 

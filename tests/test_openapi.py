@@ -15,14 +15,14 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from dpaas_conformance.embedded import ServedApp
-from dpaas_conformance.schemas import SCHEMA_DIR
 from reference_server import openapi
 from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.pagination import MAX_QUANTITY
 from reference_server.routes import accounts, auth
 from reference_server.storage import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
+from steps.library.embedded import ServedApp
+from steps.library.schemas import SCHEMA_DIR
 
 DOC_URI = "urn:dpaas:openapi"
 
@@ -37,7 +37,7 @@ def test_committed_document_is_built_from_the_suite_schemas() -> None:
     built = openapi.render(openapi.build_document())
     committed = openapi.DOCUMENT_PATH.read_text(encoding="utf-8")
     assert committed == built, (
-        f"{openapi.DOCUMENT_PATH.name} is out of date with dpaas_conformance/schemas or "
+        f"{openapi.DOCUMENT_PATH.name} is out of date with steps/library/schemas or "
         "reference_server/openapi.py: run `python -m reference_server.openapi` and commit the "
         "result"
     )
@@ -46,7 +46,7 @@ def test_committed_document_is_built_from_the_suite_schemas() -> None:
 def test_every_suite_schema_is_a_component(document: dict[str, Any]) -> None:
     files = {p.stem for p in SCHEMA_DIR.glob("*.json")}
     assert files == set(openapi.SUITE_SCHEMAS), (
-        "map every dpaas_conformance/schemas file to a component"
+        "map every steps/library/schemas file to a component"
     )
     components = document["components"]["schemas"]
     for file_name, component in openapi.SUITE_SCHEMAS.items():

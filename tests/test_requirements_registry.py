@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pytest_bdd.parser import FeatureParser
 
-from dpaas_conformance.plugin import REQUIREMENT_TAG
-from dpaas_conformance.requirements import LEVELS, REQUIREMENTS, checked_pairs
+from steps.library.plugin import REQUIREMENT_TAG
+from steps.library.requirements import LEVELS, REQUIREMENTS, checked_pairs
 
 FEATURES = Path(__file__).parent.parent / "features"
 

@@ -13,12 +13,12 @@ import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from dpaas_conformance.embedded import ServedApp
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.pagination import ListParams, Page
 from reference_server.storage import Store
+from steps.library.embedded import ServedApp
 from tests.support import FakeClock
 
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dpaas_conformance.embedded import ServedApp
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.pagination import ListParams, Page
 from reference_server.storage import Store
+from steps.library.embedded import ServedApp
 from tests.support import FakeClock
 from tests.test_server_api import assert_error, auth, login
 

@@ -24,9 +24,9 @@ import steps.common as common
 import steps.errors as errors
 import steps.lists as lists
 import steps.users as users
-from dpaas_conformance.calls import Actors, Created, Session, Walk
-from dpaas_conformance.client import ApiClient
-from dpaas_conformance.target import Config, Principal, Target
+from steps.library.calls import Actors, Created, Session, Walk
+from steps.library.client import ApiClient
+from steps.library.target import Config, Principal, Target
 from tests.tiny_target import signing_key
 
 ADMIN = Principal("admin", "admin@t.test", "admin-password-1", "org-a")

@@ -20,8 +20,8 @@ from typing import Any
 import httpcore  # noqa: F401 - imported before any inline run (see below)
 import pytest
 
-from dpaas_conformance.embedded import ServedApp
-from dpaas_conformance.outcomes import TargetFailure
+from steps.library.embedded import ServedApp
+from steps.library.outcomes import TargetFailure
 from tests.support import free_port
 from tests.tiny_target import CONFIG, PASSWORD, Behaviour, tiny_app
 
@@ -29,7 +29,7 @@ CONFTEST = '''
 import pytest
 from pytest_bdd import then
 
-pytest_plugins = ["dpaas_conformance.plugin", "steps.common", "steps.auth", "steps.lists",
+pytest_plugins = ["steps.library.plugin", "steps.common", "steps.auth", "steps.lists",
                   "steps.accounts", "steps.users", "steps.errors"]
 
 

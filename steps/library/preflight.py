@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from dpaas_conformance.calls import unique_name
-from dpaas_conformance.client import ApiClient
-from dpaas_conformance.target import Config, Principal
+from steps.library.calls import unique_name
+from steps.library.client import ApiClient
+from steps.library.target import Config, Principal
 
 PREFLIGHT_TIMEOUT = 10.0
 LOGIN = "/authentication/login"

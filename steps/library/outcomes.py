@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from dpaas_conformance.requirements import MUST, SHOULD
+from steps.library.requirements import MUST, SHOULD
 
 PASSED = "passed"
 FAILED = "failed"

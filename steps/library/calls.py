@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 from faker import Faker
 
-from dpaas_conformance.client import ApiClient, body_of
-from dpaas_conformance.outcomes import Inconclusive, TargetFailure
-from dpaas_conformance.schemas import assert_valid, problems
-from dpaas_conformance.target import Principal
+from steps.library.client import ApiClient, body_of
+from steps.library.outcomes import Inconclusive, TargetFailure
+from steps.library.schemas import assert_valid, problems
+from steps.library.target import Principal
 
 fake = Faker()
 MAX_PAGES = 1000  # bounds every walk, even against a target that never stops paging

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from dpaas_conformance.client import ApiClient
-from dpaas_conformance.embedded import ManualClock, ServedApp, Variant, load_variants
-from dpaas_conformance.outcomes import INCONCLUSIVE, WARNED, judge
-from dpaas_conformance.preflight import PreflightError, check_target
-from dpaas_conformance.requirements import MUST, REQUIREMENTS, SHOULD
-from dpaas_conformance.target import (
+from steps.library.client import ApiClient
+from steps.library.embedded import ManualClock, ServedApp, Variant, load_variants
+from steps.library.outcomes import INCONCLUSIVE, WARNED, judge
+from steps.library.preflight import PreflightError, check_target
+from steps.library.requirements import MUST, REQUIREMENTS, SHOULD
+from steps.library.target import (
     BUILT_IN,
     PRINCIPAL_NAMES,
     Config,
@@ -29,7 +29,7 @@ from dpaas_conformance.target import (
     config_path,
     load_config,
 )
-from dpaas_conformance.verdict import Verdict
+from steps.library.verdict import Verdict
 
 REQUIREMENT_TAG = re.compile(r"^[A-Z]+-\d+$")
 HOSTILE = "ERR-5"  # scenarios that write hostile data run last (see pytest_collection_modifyitems)

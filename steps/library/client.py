@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from dpaas_conformance import strictjson
-from dpaas_conformance.leaks import find_leaks
-from dpaas_conformance.outcomes import Inconclusive, TargetFailure, printable
+from steps.library import strictjson
+from steps.library.leaks import find_leaks
+from steps.library.outcomes import Inconclusive, TargetFailure, printable
 
 SECRET_KEYS = {"password", "access_token", "refresh_token", "token", "secret"}
 SHOWN_HEADERS = {

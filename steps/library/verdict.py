@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from dpaas_conformance.outcomes import FAILED, INCONCLUSIVE, NOT_RUN, PASSED, WARNED
-from dpaas_conformance.requirements import AREAS, MUST, SHOULD
+from steps.library.outcomes import FAILED, INCONCLUSIVE, NOT_RUN, PASSED, WARNED
+from steps.library.requirements import AREAS, MUST, SHOULD
 
 CONFORMANT = "CONFORMANT"
 NOT_CONFORMANT = "NOT CONFORMANT"
