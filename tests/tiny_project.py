@@ -12,6 +12,7 @@ later run's connection errors would escape that table.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpcore  # noqa: F401 - imported before any inline run (see above)
@@ -73,6 +74,9 @@ WRONG_PASSWORD_SHOULD = """
     Then the response is a "Unauthorized" error with status 401
 """
 
+# pytest-html and the plugin it needs, for runs without plugin autoloading.
+HTML = ("-p", "pytest_metadata.plugin", "-p", "pytest_html.plugin")
+
 
 class Project:
     """A pytester project that runs the suite's plugin and steps on the given scenarios.
@@ -91,7 +95,10 @@ class Project:
         pytester.mkdir("features")
         (pytester.path / "dpaas.toml").write_text(CONFIG)
 
-    def run(self, *scenarios: str, config: bool = True, **options: Any) -> pytest.RunResult:
+    def run(self, *scenarios: str, config: bool = True, extra: Sequence[str] = (),
+            **options: Any) -> pytest.RunResult:
+        """Runs the scenarios; `options` are the suite's (dpaas_strict=True), `extra` any other
+        arguments ("-p", "xdist.plugin", "-n", "2")."""
         feature = "Feature: Tiny\n" + "".join(scenarios)
         (self.pytester.path / "features" / "tiny.feature").write_text(feature)
         args = ["--base-url", self.url, "--dpaas-report=report.json", "-rs", "-p",
@@ -100,7 +107,7 @@ class Project:
             args.append("--dpaas-config=dpaas.toml")
         args += [f"--{k.replace('_', '-')}" + ("" if v is True else f"={v}")
                  for k, v in options.items()]
-        return self.pytester.runpytest(*args)
+        return self.pytester.runpytest(*args, *extra)
 
     def report(self) -> dict[str, Any]:
         return json.loads((self.pytester.path / "report.json").read_text())

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from steps.library import replay
 from steps.library.client import ApiClient
 from steps.library.embedded import ManualClock, ServedApp, Variant, load_variants
-from steps.library.outcomes import INCONCLUSIVE, WARNED, judge
+from steps.library.outcomes import INCONCLUSIVE, WARNED, judge, printable
 from steps.library.preflight import PreflightError, check_target
 from steps.library.requirements import MUST, REQUIREMENTS, SHOULD
 from steps.library.target import (
@@ -34,6 +36,7 @@ from steps.library.verdict import Verdict
 REQUIREMENT_TAG = re.compile(r"^[A-Z]+-\d+$")
 HOSTILE = "ERR-5"  # scenarios that write hostile data run last (see pytest_collection_modifyitems)
 API_KEY = pytest.StashKey[ApiClient]()
+TARGET_KEY = pytest.StashKey[Target]()
 STEP_KEY = pytest.StashKey[str]()
 CONFIG_KEY = pytest.StashKey[Config]()
 VARIANTS_KEY = pytest.StashKey[dict[str, Variant]]()
@@ -288,6 +291,7 @@ def target(
 def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
     client = ApiClient(target.base_url, passwords=target.passwords)
     request.node.stash[API_KEY] = client
+    request.node.stash[TARGET_KEY] = target
     yield client
     client.close()
     if target.clock is not None:
@@ -335,10 +339,21 @@ def pytest_runtest_makereport(
     client = item.stash.get(API_KEY, None)
     if report.failed and client is not None and client.exchanges:
         report.sections.append(("HTTP exchanges (secrets masked)", client.report()))
+        commands = replay_of(client, item.stash[TARGET_KEY])
+        report.sections.append(("Replay: the requests as curl commands", commands.render()))
+        context["replay"] = commands.to_json()
     if judgement.outcome == WARNED:
         report.outcome = "skipped"
         report.wasxfail = f"SHOULD not met (warning): {', '.join(judgement.blamed)}"
     return report
+
+
+def replay_of(client: ApiClient, target: Target) -> replay.Replay:
+    """The curl commands of what the client sent, checked once more for a password."""
+    commands = replay.build(client.exchanges, target.config.principals.values(),
+                            target.config.source)
+    return replace(commands, commands=tuple(
+        replace(c, text=printable(client.redact(c.text))) for c in commands.commands))
 
 
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:

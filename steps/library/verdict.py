@@ -44,6 +44,7 @@ class Row:
     reason: str = ""
     variant: str | None = None
     scenario: str = ""  # the node id without the variant
+    replay: dict[str, Any] | None = None  # the curl commands of a scenario that did not pass
 
     @property
     def label(self) -> str:
@@ -89,6 +90,7 @@ class Verdict:
             row.judged_level = judgement["judged_level"]
             row.blamed = judgement["blamed"]
             row.reason = judgement["reason"]
+            row.replay = judgement.get("replay")
 
     # --- deciding ------------------------------------------------------------------------
 
