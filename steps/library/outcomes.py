@@ -24,6 +24,7 @@ FAILED = "failed"
 WARNED = "warned"
 NOT_RUN = "not run"
 INCONCLUSIVE = "inconclusive"
+EXPECTED = "expected failure"  # a failure the --dpaas-expect file lists (see `expectations`)
 
 
 def printable(text: str) -> str:
@@ -57,7 +58,7 @@ class Judgement:
     @property
     def label(self) -> str:
         """The verdict table's column: "must failed", "should warned", "inconclusive", ..."""
-        if self.outcome in (NOT_RUN, INCONCLUSIVE):
+        if self.outcome in (NOT_RUN, INCONCLUSIVE, EXPECTED):
             return self.outcome
         return f"{self.level} {self.outcome}"
 

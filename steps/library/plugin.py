@@ -2,8 +2,10 @@
 
 Scenarios carry their level (@must or @should) and requirement ids (@AUTH-9) as Gherkin tags; this
 plugin turns them into markers, judges how each scenario ended (see `outcomes`), turns SHOULD
-failures into warnings unless --dpaas-strict, prints the HTTP exchanges and the broken rule under
-a failure, and ends the run with a verdict whose exit status says the same (see `verdict`).
+failures into warnings unless --dpaas-strict and listed failures into expected ones with
+--dpaas-expect (see `expectations`), prints the broken rule, the HTTP exchanges and their replay
+as curl commands under a failure (see `replay`), and ends the run with a verdict whose exit status
+says the same (see `verdict`), in the terminal, the JSON report and the HTML report (see `html`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.feature import get_features
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-from steps.library import replay
+from steps.library import expectations, replay
 from steps.library.client import ApiClient
 from steps.library.embedded import ManualClock, ServedApp, Variant, load_variants
-from steps.library.outcomes import INCONCLUSIVE, WARNED, judge, printable
+from steps.library.outcomes import EXPECTED, FAILED, INCONCLUSIVE, WARNED, judge, printable
 from steps.library.preflight import PreflightError, check_target
 from steps.library.requirements import MUST, REQUIREMENTS, SHOULD
 from steps.library.target import (
@@ -37,6 +42,7 @@ REQUIREMENT_TAG = re.compile(r"^[A-Z]+-\d+$")
 HOSTILE = "ERR-5"  # scenarios that write hostile data run last (see pytest_collection_modifyitems)
 API_KEY = pytest.StashKey[ApiClient]()
 TARGET_KEY = pytest.StashKey[Target]()
+EXPECT_KEY = pytest.StashKey[expectations.Expectations]()
 STEP_KEY = pytest.StashKey[str]()
 CONFIG_KEY = pytest.StashKey[Config]()
 VARIANTS_KEY = pytest.StashKey[dict[str, Variant]]()
@@ -65,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dpaas-report",
         metavar="PATH",
         help="write the verdict and every scenario's level, requirements and outcome as JSON",
+    )
+    group.addoption(
+        "--dpaas-expect",
+        metavar="PATH",
+        help="TOML or JSON file of the requirement ids and scenario names the target is known "
+        "to fail, each with its reason: they show as expected failures and do not fail the run; "
+        "one that passes does",
     )
     group.addoption(
         "--dpaas-variants",
@@ -102,7 +115,12 @@ def pytest_configure(config: pytest.Config) -> None:
             n: v for n, v in variants.items() if not wanted or n in wanted
         }
     if is_controller(config):
-        config.pluginmanager.register(VerdictPlugin(config), VERDICT_PLUGIN)
+        verdict_plugin = VerdictPlugin(config)
+        config.pluginmanager.register(verdict_plugin, VERDICT_PLUGIN)
+        if hasattr(config.hook, "pytest_html_results_summary"):  # pytest-html is active
+            from steps.library.html import HtmlReport
+
+            config.pluginmanager.register(HtmlReport(verdict_plugin.verdict), "dpaas-html")
 
 
 # --- configuration and preflight -------------------------------------------------------------
@@ -128,20 +146,39 @@ def resolve_config(config: pytest.Config) -> Config:
     return builtin_config()
 
 
+def feature_scenarios(config: pytest.Config) -> dict[str, set[str]]:
+    """Every scenario of the feature files, by name, with its tags (and its feature's)."""
+    base = config.rootpath / (config.getini("bdd_features_base_dir") or "")
+    return {
+        name: {*template.tags, *feature.tags}
+        for feature in get_features([str(base)])
+        for name, template in feature.scenarios.items()
+    }
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Checks the setup before any scenario (and, under xdist, before any worker starts)."""
     config = session.config
-    if not is_controller(config) or config.option.collectonly:
+    expect = config.getoption("dpaas_expect")
+    if not is_controller(config):
+        if expect:  # the controller checked it; a worker only needs to read it
+            config.stash[EXPECT_KEY] = expectations.load(Path(expect))
         return
+    if config.option.collectonly:
+        return
+    plugin: VerdictPlugin = config.pluginmanager.get_plugin(VERDICT_PLUGIN)
     try:
+        if expect:
+            expected = expectations.load(Path(expect))
+            expected.check(feature_scenarios(config))
+            config.stash[EXPECT_KEY] = plugin.verdict.expectations = expected
         loaded = resolve_config(config)
         base_url = config.getoption("base_url")
         if base_url:
             check_target(base_url.rstrip("/"), loaded)
         config.stash[CONFIG_KEY] = loaded
     except (ConfigError, PreflightError) as exc:
-        plugin: VerdictPlugin = config.pluginmanager.get_plugin(VERDICT_PLUGIN)
         plugin.stop(str(exc))
 
 
@@ -159,6 +196,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     source = loaded.source
     if not base_url and loaded.source == BUILT_IN and config_path(None):
         source += " ($DPAAS_CONFIG is ignored without --base-url)"
+    expected = config.stash.get(EXPECT_KEY, None)
     return [
         f"DPaaS target: {where}",
         f"DPaaS config: {source}",
@@ -166,7 +204,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         + (f" (missing: {', '.join(missing)}; their scenarios are not run)" if missing else ""),
         f"DPaaS strict mode: {'on' if config.getoption('dpaas_strict') else 'off'}",
         f"DPaaS keyed checks: {keyed}",
-    ]
+    ] + ([f"DPaaS expected failures: {len(expected.entries)} entries in {expected.source}"]
+         if expected is not None else [])
 
 
 # --- collection ------------------------------------------------------------------------------
@@ -237,6 +276,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _variant_of(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("dpaas_variant") if callspec is not None else None
+
+
+def scenario_name(item: pytest.Item) -> str | None:
+    """The scenario's name as its feature file writes it (pytest-bdd keeps it by function)."""
+    try:
+        template = scenario_wrapper_template_registry.get(item.obj)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # not a function, or not one weak references reach
+        return None
+    return template.name if template is not None else None
 
 
 def scenario_id(item: pytest.Item) -> str:
@@ -314,7 +362,7 @@ def pytest_runtest_makereport(
     if level is None:
         return report
     context = {"level": level, "requirements": ids, "variant": _variant_of(item),
-               "scenario": scenario_id(item)}
+               "scenario": scenario_id(item), "name": scenario_name(item)}
     report.dpaas = context  # type: ignore[attr-defined]
     if report.when == "teardown":
         context["reason"] = str(call.excinfo.value) if call.excinfo else ""
@@ -323,14 +371,21 @@ def pytest_runtest_makereport(
         return report
     strict = bool(item.config.getoption("dpaas_strict"))
     judgement = judge(call.excinfo, level, ids, strict)
+    expected = item.config.stash.get(EXPECT_KEY, None)
+    entries = (expected.covering(context["name"], judgement.blamed)
+               if expected is not None and judgement.outcome in (FAILED, WARNED) else [])
+    if entries:
+        judgement = replace(judgement, outcome=EXPECTED)
+        context["expected"] = "; ".join(e.reason for e in entries)
     context.update(outcome=judgement.outcome, judged_level=judgement.level,
-                   blamed=list(judgement.blamed), reason=judgement.reason)
+                   blamed=list(judgement.blamed), reason=judgement.reason,
+                   label=judgement.label)
     item.user_properties.append(("dpaas_outcome", judgement.label))
     report.user_properties.append(("dpaas_outcome", judgement.label))
     if judgement.outcome == INCONCLUSIVE:
         report.sections.append(("DPaaS: inconclusive, not held against the target",
                                 judgement.reason))
-    elif report.failed or judgement.outcome == WARNED:
+    elif report.failed or judgement.outcome in (WARNED, EXPECTED):
         broken = [f"{i} ({judgement.level.upper()}): {REQUIREMENTS[i].rule(judgement.level)}"
                   for i in judgement.blamed if i in REQUIREMENTS]
         step = item.stash.get(STEP_KEY, None)
@@ -345,6 +400,9 @@ def pytest_runtest_makereport(
     if judgement.outcome == WARNED:
         report.outcome = "skipped"
         report.wasxfail = f"SHOULD not met (warning): {', '.join(judgement.blamed)}"
+    elif judgement.outcome == EXPECTED:
+        report.outcome = "skipped"
+        report.wasxfail = f"expected failure ({expected.source}): {context['expected']}"
     return report
 
 

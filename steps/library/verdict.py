@@ -7,6 +7,11 @@ scenarios that ended in something other than an assertion about the target - and
 is blamed on the target. 4 is pytest's own status for a usage error, which is the same verdict:
 nothing was judged, fix the command or the setup and run again.
 
+With an expectations file (--dpaas-expect), failures it lists are *expected*: the verdict still
+says NOT CONFORMANT, since the target still breaks those requirements, but the exit status is 0
+when the run turned out exactly as the file says - every failure listed, every listed entry that
+was checked still failing, nothing inconclusive. An entry that now passes makes the exit status 1.
+
 Collected on the controller (it works under xdist), from the judgement the plugin attaches to
 each report.
 """
@@ -21,7 +26,14 @@ from typing import Any
 
 import pytest
 
-from steps.library.outcomes import FAILED, INCONCLUSIVE, NOT_RUN, PASSED, WARNED
+from steps.library.expectations import (
+    FAILED_AS_EXPECTED,
+    NOT_CHECKED,
+    NOW_PASSES,
+    Entry,
+    Expectations,
+)
+from steps.library.outcomes import EXPECTED, FAILED, INCONCLUSIVE, NOT_RUN, PASSED, WARNED
 from steps.library.requirements import AREAS, MUST, SHOULD
 
 CONFORMANT = "CONFORMANT"
@@ -44,16 +56,19 @@ class Row:
     reason: str = ""
     variant: str | None = None
     scenario: str = ""  # the node id without the variant
+    name: str | None = None  # the scenario's name in its feature file
+    expected: str = ""  # why the expectations file says it fails, for an expected failure
     replay: dict[str, Any] | None = None  # the curl commands of a scenario that did not pass
 
     @property
     def label(self) -> str:
-        if self.outcome in (NOT_RUN, INCONCLUSIVE):
+        if self.outcome in (NOT_RUN, INCONCLUSIVE, EXPECTED):
             return self.outcome
         return f"{self.judged_level or self.level} {self.outcome}"
 
     def areas(self) -> set[str]:
-        ids = self.blamed if self.outcome in (FAILED, WARNED) and self.blamed else self.requirements
+        findings = (FAILED, WARNED, EXPECTED)
+        ids = self.blamed if self.outcome in findings and self.blamed else self.requirements
         return {AREAS.get(i.split("-")[0], "other") for i in ids}
 
 
@@ -66,6 +81,7 @@ class Verdict:
     own_failures: int = 0  # the project's own tests (not scenarios) that failed
     interrupted: bool = False
     preflight: str | None = None
+    expectations: Expectations | None = None
 
     # --- collecting ----------------------------------------------------------------------
 
@@ -80,6 +96,7 @@ class Verdict:
             row = self.rows[report.nodeid] = Row(
                 report.nodeid, judgement["level"], judgement["requirements"],
                 variant=judgement.get("variant"), scenario=judgement.get("scenario", ""),
+                name=judgement.get("name"),
             )
         if report.when == "teardown":
             if report.failed and row.outcome == PASSED:
@@ -90,18 +107,25 @@ class Verdict:
             row.judged_level = judgement["judged_level"]
             row.blamed = judgement["blamed"]
             row.reason = judgement["reason"]
+            row.expected = judgement.get("expected", "")
             row.replay = judgement.get("replay")
 
     # --- deciding ------------------------------------------------------------------------
 
+    def breaks(self, row: Row) -> bool:
+        """Whether the row shows the target breaking a requirement, expected or not."""
+        if row.outcome == FAILED:
+            return True
+        return row.outcome == EXPECTED and (row.judged_level == MUST or self.strict)
+
     @property
     def verdict(self) -> str:
         rows = self.rows.values()
-        if any(r.outcome == FAILED for r in rows):
+        if any(self.breaks(r) for r in rows):
             return NOT_CONFORMANT
         if self.preflight or self.interrupted or any(r.outcome == INCONCLUSIVE for r in rows):
             return VERDICT_INCONCLUSIVE
-        if any(r.outcome in (PASSED, WARNED) for r in rows):
+        if any(r.outcome in (PASSED, WARNED, EXPECTED) for r in rows):
             return CONFORMANT
         return VERDICT_INCONCLUSIVE  # nothing was judged: every scenario was not run
 
@@ -109,16 +133,50 @@ class Verdict:
     def exit_status(self) -> int:
         if self.own_failures:
             return 1  # the project's own tests failed, whatever the target did
-        return EXIT_STATUS[self.verdict]
+        if self.expectations is None:
+            return EXIT_STATUS[self.verdict]
+        rows = self.rows.values()
+        if any(r.outcome == FAILED for r in rows) or self.stale():
+            return 1  # a failure nobody expected, or an expected one that is gone
+        unjudged = self.preflight or self.interrupted or any(
+            r.outcome == INCONCLUSIVE for r in rows)
+        if self.verdict == VERDICT_INCONCLUSIVE or unjudged:
+            return EXIT_STATUS[VERDICT_INCONCLUSIVE]
+        return 0  # CONFORMANT, or NOT CONFORMANT exactly as the file expects
+
+    def entry_status(self) -> dict[Entry, str]:
+        """What became of each entry of the expectations file."""
+        if self.expectations is None:
+            return {}
+        status = {}
+        for entry in self.expectations.entries:
+            mine = [r for r in self.rows.values()
+                    if self.expectations.cites(entry, r.name, r.requirements)]
+            covered = [r for r in self.rows.values() if r.outcome == EXPECTED
+                       and entry in self.expectations.covering(r.name, r.blamed)]
+            ran = [r for r in mine if r.outcome != NOT_RUN]
+            if covered:
+                status[entry] = FAILED_AS_EXPECTED
+            elif ran and all(r.outcome == PASSED for r in ran):
+                status[entry] = NOW_PASSES
+            else:
+                status[entry] = NOT_CHECKED
+        return status
+
+    def stale(self) -> list[Entry]:
+        return [e for e, s in self.entry_status().items() if s == NOW_PASSES]
 
     def ids(self, label: str) -> list[str]:
         return sorted({i for r in self.rows.values() if r.label == label for i in r.blamed})
 
     def columns(self) -> list[str]:
         should = "should failed" if self.strict else "should warned"
-        return ["must passed", "must failed", "should passed", should, NOT_RUN, INCONCLUSIVE]
+        expected = [EXPECTED] if self.expectations is not None else []
+        return ["must passed", "must failed", "should passed", should, *expected, NOT_RUN,
+                INCONCLUSIVE]
 
-    def table(self) -> list[str]:
+    def counts(self) -> dict[str, dict[str, int]]:
+        """The verdict table: per area (in the registry's order), then "all scenarios"."""
         columns = self.columns()
         per_area: dict[str, Counter[str]] = defaultdict(Counter)
         total: Counter[str] = Counter()
@@ -126,24 +184,25 @@ class Verdict:
             for area in row.areas():
                 per_area[area][row.label] += 1
             total[row.label] += 1
+        table = {area: {c: per_area[area][c] for c in columns}
+                 for area in [*AREAS.values(), "other"] if area in per_area}
+        table["all scenarios"] = {c: total[c] for c in columns}
+        return table
+
+    def table(self) -> list[str]:
+        columns = self.columns()
         width = max(len(c) for c in columns) + 2
         lines = [f"{'area':<16}" + "".join(f"{c:>{width}}" for c in columns)]
-        for area in [*AREAS.values(), "other"]:
-            if area in per_area:
-                counts = per_area[area]
-                lines.append(f"{area:<16}" + "".join(f"{counts[c]:>{width}}" for c in columns))
-        lines.append(f"{'all scenarios':<16}" + "".join(f"{total[c]:>{width}}" for c in columns))
+        for area, counts in self.counts().items():
+            lines.append(f"{area:<16}" + "".join(f"{counts[c]:>{width}}" for c in columns))
         return lines + self.summary()
 
     def summary(self) -> list[str]:
         verdict = self.verdict
-        must, should = self.ids(f"{MUST} {FAILED}"), self.ids(f"{SHOULD} {FAILED}")
         inconclusive = [r for r in self.rows.values() if r.outcome == INCONCLUSIVE]
         lines = []
         if verdict == NOT_CONFORMANT:
-            broken = [f"MUST {', '.join(must)}"] if must else []
-            broken += [f"SHOULD {', '.join(should)} (strict mode)"] if should else []
-            lines.append(f"NOT CONFORMANT: requirements failed: {'; '.join(broken)}")
+            lines.append(self.not_conformant_line())
         elif verdict == CONFORMANT:
             every = "MUST and SHOULD" if self.strict else "MUST"
             lines.append(f"CONFORMANT: every {every} scenario that ran passed")
@@ -157,6 +216,7 @@ class Verdict:
         warned = self.ids(f"{SHOULD} {WARNED}")
         if warned:
             lines.append(f"SHOULD warnings (fail with --dpaas-strict): {', '.join(warned)}")
+        lines += self.expectation_lines()
         not_run = sum(r.outcome == NOT_RUN for r in self.rows.values())
         if not_run:
             lines.append(f"{not_run} scenarios not run: see their reasons with -rs")
@@ -169,6 +229,42 @@ class Verdict:
         lines.append(f"exit status {self.exit_status}")
         return lines
 
+    def broken(self, outcome: str) -> str:
+        """'MUST AUTH-1; SHOULD AUTH-6 (strict mode)' for the rows of that outcome that break."""
+        rows = [r for r in self.rows.values() if r.outcome == outcome and self.breaks(r)]
+        must = sorted({i for r in rows if r.judged_level == MUST for i in r.blamed})
+        should = sorted({i for r in rows if r.judged_level == SHOULD for i in r.blamed})
+        parts = [f"MUST {', '.join(must)}"] if must else []
+        parts += [f"SHOULD {', '.join(should)} (strict mode)"] if should else []
+        return "; ".join(parts)
+
+    def not_conformant_line(self) -> str:
+        unexpected, expected = self.broken(FAILED), self.broken(EXPECTED)
+        source = self.expectations.source if self.expectations else ""
+        if not expected:
+            return f"NOT CONFORMANT: requirements failed: {unexpected}"
+        if not unexpected:
+            return (f"NOT CONFORMANT: requirements failed, each as {source} expects: {expected}")
+        return (f"NOT CONFORMANT: requirements failed: {unexpected}; and as {source} expects: "
+                f"{expected}")
+
+    def expectation_lines(self) -> list[str]:
+        if self.expectations is None:
+            return []
+        status = self.entry_status()
+        source = self.expectations.source
+        lines = [f"{source} lists {entry}, which {NOW_PASSES}"
+                 for entry, s in status.items() if s == NOW_PASSES]
+        expected = sum(r.outcome == EXPECTED for r in self.rows.values())
+        unexpected = sum(r.outcome == FAILED for r in self.rows.values())
+        if expected and not unexpected and not lines:
+            lines.append(f"{expected} expected failures, each listed in {source}: the run "
+                         "passes while the failures are exactly those listed")
+        elif unexpected and expected:
+            lines.append(f"{expected} expected failures (listed in {source}), and {unexpected} "
+                         "that it does not list")
+        return lines
+
     def report(self, **context: Any) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
@@ -176,6 +272,12 @@ class Verdict:
             "strict": self.strict,
             "preflight": self.preflight,
             **context,
+            "table": self.counts(),
+            "expectations": None if self.expectations is None else {
+                "file": self.expectations.source,
+                "entries": [{"kind": e.kind, "name": e.name, "reason": e.reason, "status": s}
+                            for e, s in self.entry_status().items()],
+            },
             "scenarios": [
                 {**asdict(r), "outcome": r.label, "result": r.outcome}
                 for r in self.rows.values()
