@@ -1,10 +1,17 @@
-"""python -m tests.mutants [NAME ...]: the mutation table and the correct variants' results."""
+"""python -m tests.mutants [NAME ...]: the mutation table and the correct variants' results.
+
+python -m tests.mutants --serve NAME [--port P]: serves one variant, with the demo principals
+and a throwaway data dir, until Ctrl-C, so that a failure the suite finds in it can be replayed
+by hand (see the README's replay section).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from tests.mutants import variants
 from tests.mutants.runner import correct_table, mutation_table, problems, run
@@ -16,7 +23,11 @@ def main() -> int:
                         help=f"variants to run (default all {len(variants())}; the reference "
                              "server always runs, as the baseline)")
     parser.add_argument("--workers", type=int, default=2, help="pytest processes in parallel")
+    parser.add_argument("--serve", metavar="NAME", help="serve this variant instead")
+    parser.add_argument("--port", type=int, default=8000, help="with --serve (default 8000)")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve, args.port)
     started = time.monotonic()
     results = run(args.names or None, args.workers)
     print(mutation_table(results))
@@ -27,6 +38,23 @@ def main() -> int:
         print("\nproblems:\n" + "\n".join(found))
     print(f"\n({time.monotonic() - started:.0f} s)")
     return 1 if found else 0
+
+
+def serve(name: str, port: int) -> int:
+    from aiohttp import web
+
+    from reference_server.config import Settings
+
+    found = variants()
+    if name not in found:
+        print(f"unknown variant {name!r}; known: {', '.join(sorted(found))}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix=f"dpaas-{name}-") as data_dir:
+        settings = Settings(data_dir=Path(data_dir), port=port, demo=True)
+        print(f"serving the variant {name} at http://127.0.0.1:{port} (demo principals, "
+              "see examples/reference-demo.toml); Ctrl-C stops it", flush=True)
+        web.run_app(found[name].make_app(settings), host="127.0.0.1", port=port, print=None)
+    return 0
 
 
 if __name__ == "__main__":
