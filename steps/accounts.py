@@ -21,7 +21,7 @@ from steps.library.calls import (
     sent_json,
     unique_name,
 )
-from steps.library.client import ApiClient, body_of
+from steps.library.client import ApiClient, body_of, excerpt
 from steps.library.schemas import assert_valid
 
 SUBJECT = r"(?P<who>they|the (?P<name>\w+) user)"
@@ -64,7 +64,7 @@ def create_from_body(
 def account_of(response: httpx.Response) -> dict[str, Any]:
     """The account a create answered with, checked before anything reads it."""
     assert 200 <= response.status_code < 300, (
-        f"expected the created account, got {response.status_code}: {response.text[:300]}"
+        f"expected the created account, got {response.status_code}: {excerpt(response)}"
     )
     account = body_of(response)
     assert_valid("account", account)

@@ -28,7 +28,7 @@ from steps.library.calls import (
     sent_json,
     token_body,
 )
-from steps.library.client import ApiClient, BearerAuth, body_of
+from steps.library.client import ApiClient, BearerAuth, body_of, excerpt
 from steps.library.outcomes import TargetFailure
 from steps.library.schemas import assert_valid
 from steps.library.target import ACCESS_TOKEN_TTL, Target
@@ -142,7 +142,7 @@ def have_refreshed(api: ApiClient, actors: Actors) -> Actors:
     response = refresh(api, session.refresh_token)
     if response.status_code != 200:
         raise TargetFailure("AUTH-8", f"refreshing answered {response.status_code}: "
-                                      f"{response.text[:200]}")
+                                      f"{excerpt(response, 200)}")
     return actors.with_session(session.rotated(token_body(response)))
 
 
@@ -226,7 +226,7 @@ def new_access_works(api: ApiClient, actors: Actors, response: httpx.Response) -
     session = actors.they.rotated(token_body(response))
     listed = list_page(api, session, "accounts")
     assert listed.status_code == 200, (
-        f"the refreshed access token was refused: {listed.status_code} {listed.text[:200]}"
+        f"the refreshed access token was refused: {listed.status_code} {excerpt(listed, 200)}"
     )
 
 
@@ -234,7 +234,7 @@ def new_access_works(api: ApiClient, actors: Actors, response: httpx.Response) -
 def new_refresh_works(api: ApiClient, response: httpx.Response) -> None:
     again = refresh(api, token_body(response)["refresh_token"])
     assert again.status_code == 200, (
-        f"the refreshed refresh token was refused: {again.status_code} {again.text[:200]}"
+        f"the refreshed refresh token was refused: {again.status_code} {excerpt(again, 200)}"
     )
 
 
@@ -298,7 +298,7 @@ def token_expired(api: ApiClient, actors: Actors, target: Target) -> Actors:
     response = list_page(api, session, "accounts")
     if response.status_code != 200:
         raise TargetFailure("AUTH-15", f"a fresh access token was refused: "
-                                       f"{response.status_code} {response.text[:200]}")
+                                       f"{response.status_code} {excerpt(response, 200)}")
     if target.clock is not None:
         target.clock.advance(ACCESS_TOKEN_TTL + CLOCK_TOLERANCE)
         return actors

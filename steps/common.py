@@ -16,7 +16,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from steps.library.calls import TOKEN_KEYS, Actors, Created, start_session
-from steps.library.client import ApiClient, body_of
+from steps.library.client import ApiClient, body_of, excerpt
 from steps.library.schemas import assert_valid
 from steps.library.target import Target
 
@@ -86,21 +86,21 @@ def send_request(
 @then(parsers.parse("the response status is {status:d}"))
 def status_is(response: httpx.Response, status: int) -> None:
     assert response.status_code == status, (
-        f"expected status {status}, got {response.status_code}: {response.text[:300]}"
+        f"expected status {status}, got {response.status_code}: {excerpt(response)}"
     )
 
 
 @then("the response status is a success")
 def status_is_success(response: httpx.Response) -> None:
     assert 200 <= response.status_code < 300, (
-        f"expected a 2xx status, got {response.status_code}: {response.text[:300]}"
+        f"expected a 2xx status, got {response.status_code}: {excerpt(response)}"
     )
 
 
 @then("the response is a client error with a JSON error body")
 def client_error(response: httpx.Response) -> None:
     assert 400 <= response.status_code < 500, (
-        f"expected a 4xx status, got {response.status_code}: {response.text[:300]}"
+        f"expected a 4xx status, got {response.status_code}: {excerpt(response)}"
     )
     assert_valid("error", body_of(response))
 
@@ -108,7 +108,7 @@ def client_error(response: httpx.Response) -> None:
 @then("the response is a success or a client error with a JSON error body, never a server error")
 def success_or_client_error(response: httpx.Response) -> None:
     assert response.status_code < 500, (
-        f"expected a 2xx or a 4xx, got {response.status_code}: {response.text[:300]}"
+        f"expected a 2xx or a 4xx, got {response.status_code}: {excerpt(response)}"
     )
     if response.status_code >= 300:
         client_error(response)
@@ -117,7 +117,7 @@ def success_or_client_error(response: httpx.Response) -> None:
 @then(parsers.parse('the response is a "{error}" error with status {status:d}'))
 def named_error(response: httpx.Response, error: str, status: int) -> None:
     assert response.status_code == status, (
-        f"expected a {status} {error} error, got {response.status_code}: {response.text[:300]}"
+        f"expected a {status} {error} error, got {response.status_code}: {excerpt(response)}"
     )
     body = body_of(response)
     assert_valid("error", body)

@@ -8,6 +8,7 @@ JSON report and the JUnit file (the project and its scenarios: `tests/tiny_proje
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -37,7 +38,7 @@ def test_a_conformant_target_exits_0_and_says_why_a_scenario_did_not_run(
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*CONFORMANT: every MUST scenario that ran passed*",
-        "*1 scenarios not run*",
+        "*1 scenario not run*",
         "*exit status 0*",
         "SKIPPED*not run: needs the 'limited' principal*",
     ])
@@ -74,7 +75,7 @@ def test_a_suite_error_is_inconclusive_never_a_failure(project: Project) -> None
     result = project.run(LOGIN_MUST, SUITE_BUG)
     assert result.ret == 4
     result.stdout.fnmatch_lines([
-        "*INCONCLUSIVE: 1 scenarios could not be judged; no requirement is blamed on the target",
+        "*INCONCLUSIVE: 1 scenario could not be judged; no requirement is blamed on the target",
         "*inconclusive: *a_step_of_the_suite_is_broken: not a finding about the target (KeyError)*",
         "*exit status 4*",
     ])
@@ -254,6 +255,16 @@ def test_the_exchange_log_masks_secrets(project: Project, behaviour: Behaviour) 
     assert PASSWORD not in out
     token = section.split('"access_token": "')[1].split('"')[0]
     assert len(token) < 60, "the access token is shown in full"
+
+
+def test_failure_messages_mask_secrets_too(project: Project, behaviour: Behaviour) -> None:
+    behaviour.login_status = 201  # tokens with the wrong status: the message quotes the body
+    result = project.run(LOGIN_MUST)
+    out = result.stdout.str()
+    assert "expected status 200, got 201" in out
+    quoted = out.split("expected status 200, got 201")[1].splitlines()[0]
+    assert '"access_token": "eyJ' in quoted and "chars, masked)" in quoted
+    assert not re.search(r"eyJ[\w-]{40,}", out), "a token is shown in full somewhere"
 
 
 def test_target_failure_names_its_requirement() -> None:

@@ -62,7 +62,8 @@ async def login(request: web.Request) -> web.Response:
     token = jwt.encode({"sub": "u1", "org": "o1", "iat": now, "exp": now + 900},
                        signing_key(), algorithm="RS256", headers={"kid": "k1"})
     response = web.json_response({"access_token": token, "refresh_token": uuid.uuid4().hex,
-                                  "token_type": "Bearer", "expires_in": behaviour.expires_in})
+                                  "token_type": "Bearer", "expires_in": behaviour.expires_in},
+                                 status=behaviour.login_status)
     if behaviour.no_store:
         response.headers["Cache-Control"] = "no-store"
     return response

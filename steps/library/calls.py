@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from faker import Faker
 
-from steps.library.client import ApiClient, body_of
+from steps.library.client import ApiClient, body_of, excerpt
 from steps.library.outcomes import Inconclusive, TargetFailure
 from steps.library.schemas import assert_valid, problems
 from steps.library.target import Principal
@@ -120,7 +120,7 @@ def start_session(api: ApiClient, principal: Principal) -> Session:
         )
     if response.status_code != 200:
         raise TargetFailure("AUTH-1", f"logging in {who} answered {response.status_code}: "
-                                      f"{response.text[:200]}")
+                                      f"{excerpt(response, 200)}")
     tokens = body_of(response)
     found = problems("token", tokens)
     if found:
@@ -136,7 +136,7 @@ def refresh(api: ApiClient, token: Any) -> httpx.Response:
 def token_body(response: httpx.Response) -> dict[str, Any]:
     """A successful token response (login or refresh), checked before anything reads it."""
     assert response.status_code == 200, (
-        f"expected 200 with tokens, got {response.status_code}: {response.text[:300]}"
+        f"expected 200 with tokens, got {response.status_code}: {excerpt(response)}"
     )
     body = body_of(response)
     assert_valid("token", body)
@@ -160,7 +160,7 @@ def list_page(
 
 def page_body(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, (
-        f"listing failed: {response.status_code} {response.text[:300]}"
+        f"listing failed: {response.status_code} {excerpt(response)}"
     )
     body = body_of(response)
     assert_valid("list", body)
@@ -225,7 +225,7 @@ def new_account(api: ApiClient, session: Session, name: str) -> Created:
     response = create_account(api, session, {"name": name, "is_default": False})
     if not 200 <= response.status_code < 300:
         raise TargetFailure("ACC-2", f"creating account {name!r} answered "
-                                     f"{response.status_code}: {response.text[:200]}")
+                                     f"{response.status_code}: {excerpt(response, 200)}")
     account = body_of(response)
     found = problems("account", account)
     if found:

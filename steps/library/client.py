@@ -86,6 +86,19 @@ def _show_body(raw: bytes) -> str:
     return text
 
 
+def excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """The start of a body for an assertion message, with tokens and passwords masked.
+
+    Failure messages end up in CI logs and bug trackers just like the exchange log, so they mask
+    the same secrets; a body that is not JSON is shown as text.
+    """
+    try:
+        text = json.dumps(_mask_json(json.loads(response.content)), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        text = response.content.decode("utf-8", "replace")
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 def _show_headers(headers: Mapping[str, str]) -> str:
     lines = []
     for name, value in headers.items():
@@ -133,7 +146,7 @@ def body_of(response: httpx.Response) -> Any:
             raise TargetFailure("ERR-4", f"a body sent as {content_type} is not valid JSON: "
                                          f"{exc}") from exc
         raise AssertionError(
-            f"expected a JSON body, got {content_type!r}: {response.text[:200]!r}"
+            f"expected a JSON body, got {content_type!r}: {excerpt(response, 200)!r}"
         ) from exc
     except strictjson.TooDeep as exc:
         raise Inconclusive(str(exc)) from exc

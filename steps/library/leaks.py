@@ -34,7 +34,7 @@ HASH_FORMATS = re.compile(
 #: Field names (lower case, separators removed) that name a password, a hash of one, or a secret.
 SECRET_FIELDS = frozenset({
     "password", "passwd", "pwd", "pass", "passphrase", "passwordhash", "hashedpassword",
-    "passworddigest", "encryptedpassword", "pwdhash", "passhash", "hash", "salt",
+    "passworddigest", "encryptedpassword", "pwdhash", "passhash", "salt",
     "passwordsalt", "secret", "clientsecret", "secretkey", "apisecret", "privatekey",
     "otpsecret", "totpsecret", "mfasecret", "signingkey", "refreshtokenhash", "tokenhash",
 })

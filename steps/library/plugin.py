@@ -103,7 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id): a requirement id the scenario checks")
     spec = config.getoption("dpaas_variants")
     if spec:
-        variants = dict(load_variants(spec))
+        try:
+            variants = dict(load_variants(spec))
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise pytest.UsageError(f"--dpaas-variants={spec}: {exc}") from exc
         wanted = config.getoption("dpaas_variant")
         unknown = set(wanted) - set(variants)
         if unknown:

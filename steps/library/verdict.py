@@ -209,7 +209,8 @@ class Verdict:
         elif self.preflight:
             lines.append(f"INCONCLUSIVE: {self.preflight}")
         else:
-            why = (f"{len(inconclusive)} scenarios could not be judged" if inconclusive
+            why = (f"{len(inconclusive)} scenario{'s' if len(inconclusive) > 1 else ''} could "
+                   "not be judged" if inconclusive
                    else "the run was interrupted" if self.interrupted
                    else "no scenario ran")
             lines.append(f"INCONCLUSIVE: {why}; no requirement is blamed on the target")
@@ -219,7 +220,8 @@ class Verdict:
         lines += self.expectation_lines()
         not_run = sum(r.outcome == NOT_RUN for r in self.rows.values())
         if not_run:
-            lines.append(f"{not_run} scenarios not run: see their reasons with -rs")
+            lines.append(f"{not_run} scenario{'s' if not_run > 1 else ''} not run: "
+                         "see their reasons with -rs")
         for row in inconclusive[:SHOWN_REASONS]:
             lines.append(f"inconclusive: {row.nodeid}: {row.reason}")
         if len(inconclusive) > SHOWN_REASONS:

@@ -1,0 +1,52 @@
+"""USER-2's leak detector: what a correct server may send, and what no server may."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import jwt
+import pytest
+
+from steps.library.leaks import find_leaks
+
+PASSWORD = "correct horse battery staple"
+ARGON2 = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
+BCRYPT = "$2b$12$" + "a" * 53
+
+
+def claims_token(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, "k" * 32, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"refresh_token": secrets.token_hex(32), "access_token": claims_token({"sub": "u1"})},
+        {"id": secrets.token_hex(32), "name": "Conformance"},
+        {"id": "1", "hash": secrets.token_hex(20), "etag": secrets.token_hex(8)},
+        {"name": "x", "metadata": {"password": "what a client stored", "secret": "theirs"}},
+        {"error": "ValidationError", "message": "Invalid input",
+         "details": {"password": ["This field is required"]}},
+        {"email": "a@b.c", "password": None, "password_hash": "", "secret": "****"},
+        {"message": "Invalid password"},
+    ],
+)
+def test_what_a_correct_server_sends_is_no_leak(body: dict[str, Any]) -> None:
+    assert find_leaks(body, [PASSWORD, "pass"]) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "a@b.c", "echo": PASSWORD},
+        {"email": "a@b.c", "note": f"you typed {PASSWORD}"},
+        {"results": [{"email": "a@b.c", "anything": ARGON2}]},
+        {"results": [{"email": "a@b.c", "pw": BCRYPT}]},
+        {"results": [{"email": "a@b.c", "password_hash": "opaque"}]},
+        {"client_secret": "s3cr3t"},
+        {"access_token": claims_token({"sub": "u1", "pwd_hash": ARGON2})},
+    ],
+)
+def test_a_password_hash_or_secret_is_a_leak(body: dict[str, Any]) -> None:
+    assert find_leaks(body, [PASSWORD]) != []
