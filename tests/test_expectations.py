@@ -70,7 +70,7 @@ def test_a_failure_the_file_does_not_list_still_fails(
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "*NOT CONFORMANT: requirements failed: MUST AUTH-1",
-        "*1 expected failures (listed in expect.json), and 1 that it does not list",
+        "*1 expected failure (listed in expect.json), and 1 that it does not list",
         "*exit status 1",
     ])
     assert project.outcomes() == {"test_logging_in_returns_a_bearer_token": "must failed",

@@ -259,12 +259,13 @@ class Verdict:
                  for entry, s in status.items() if s == NOW_PASSES]
         expected = sum(r.outcome == EXPECTED for r in self.rows.values())
         unexpected = sum(r.outcome == FAILED for r in self.rows.values())
-        if expected and not unexpected and not lines:
-            lines.append(f"{expected} expected failures, each listed in {source}: the run "
-                         "passes while the failures are exactly those listed")
-        elif unexpected and expected:
-            lines.append(f"{expected} expected failures (listed in {source}), and {unexpected} "
-                         "that it does not list")
+        what = f"{expected} expected failure{'s' if expected > 1 else ''}"
+        if expected and not unexpected:
+            why = (": the run passes while the failures are exactly those listed"
+                   if self.exit_status == 0 else "")
+            lines.append(f"{what}, each listed in {source}{why}")
+        elif expected:
+            lines.append(f"{what} (listed in {source}), and {unexpected} that it does not list")
         return lines
 
     def report(self, **context: Any) -> dict[str, Any]:
