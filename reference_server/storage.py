@@ -158,20 +158,62 @@ class AtomicJSONStorage(Storage):
 
 @dataclass(frozen=True)
 class RotationResult:
-    """Outcome of one refresh-token rotation, decided atomically in the storage thread."""
+    """Outcome of one refresh-token rotation, decided atomically in the storage thread.
+
+    `revoke` names the family to revoke next (a reused token, or a user no longer active).
+    """
 
     status: Literal["ok", "invalid", "reused"]
     user: dict[str, Any] | None = None
     record: dict[str, Any] | None = None
+    revoke: str | None = None
+
+
+class Rows:
+    """What one list shows: its total, and any page of it in any of its orders."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self._rows = rows
+
+    @property
+    def total(self) -> int:
+        return len(self._rows)
+
+    def page(self, params: ListParams) -> list[Mapping[str, Any]]:
+        return paginate(self._rows, params)[1]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listable table; `rows(org)` is the part of it one organization may see."""
+
+    name: str
+    table: Table
+
+    def rows(self, organization_id: str) -> Rows:
+        docs = self.table.search(where("organization_id") == organization_id)
+        return Rows([{**doc, "seq": doc.doc_id} for doc in docs])
+
+    def all_rows(self) -> Rows:
+        """Every organization's rows: what a server that forgot the tenant filter would list."""
+        return Rows([{**doc, "seq": doc.doc_id} for doc in self.table.all()])
 
 
 class Store:
     """The single owner of both TinyDB files; every method runs on one dedicated thread.
 
     Data access is tenant scoped: every account/user method takes the caller's organization
-    id and can only see or touch that organization's rows. Public async methods are the
-    seams tests may override; each delegates to a `_sync` twin that runs in the DB thread.
+    id and can only see or touch that organization's rows.
+
+    The seams tests may substitute to build a variant (never anything else):
+    - the public async methods;
+    - `tenant_rows`, the tenant filter of every list (it runs on the store thread);
+    - the projections `account_fields` and `user_fields`, what a list shows of each row;
+    - `new_account_id`, how account ids are made (their format is a free choice).
     """
+
+    account_fields: tuple[str, ...] = ACCOUNT_FIELDS
+    user_fields: tuple[str, ...] = USER_FIELDS
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -312,26 +354,30 @@ class Store:
 
     async def list_users(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's users (public fields only)."""
-        return await self._run(self._list_sync, "users", organization_id, params, USER_FIELDS)
+        return await self._run(self._list_sync, "users", organization_id, params, self.user_fields)
 
     # ----------------------------------------------------------------- accounts
 
     async def list_accounts(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's accounts."""
-        return await self._run(self._list_sync, "accounts", organization_id, params, ACCOUNT_FIELDS)
+        return await self._run(
+            self._list_sync, "accounts", organization_id, params, self.account_fields
+        )
 
-    def _rows(self, table: str, organization_id: str) -> list[dict[str, Any]]:
-        """Every row of one tenant, tagged with its insertion order: the tenant filter's home."""
-        return [
-            {**doc, "seq": doc.doc_id}
-            for doc in self._table(table).search(where("organization_id") == organization_id)
-        ]
+    def tenant_rows(self, listing: Listing, organization_id: str) -> Rows:
+        """The tenant filter, in one place: the rows of a list one organization may see."""
+        return listing.rows(organization_id)
 
     def _list_sync(
         self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
     ) -> Page:
-        total, page = paginate(self._rows(table, organization_id), params)
-        return Page(total=total, results=[{f: row.get(f) for f in fields} for row in page])
+        rows = self.tenant_rows(Listing(table, self._table(table)), organization_id)
+        return Page(
+            total=rows.total, results=[{f: row.get(f) for f in fields} for row in rows.page(params)]
+        )
+
+    def new_account_id(self) -> str:
+        return str(uuid.uuid4())
 
     async def create_account(
         self,
@@ -350,7 +396,7 @@ class Store:
     ) -> dict[str, Any]:
         now = isoformat(self.now())
         account = {
-            "id": str(uuid.uuid4()),
+            "id": self.new_account_id(),
             "name": name,
             "organization_id": organization_id,
             "is_default": bool(is_default),
@@ -389,11 +435,33 @@ class Store:
                 table.remove(doc_ids=[d.doc_id for d in mine if d["family_id"] in evict])
             table.insert(record)
 
+    async def find_refresh_token(self, token_hash: str) -> dict[str, Any] | None:
+        """A copy of the stored record of a refresh token, or None."""
+        return await self._run(self._find_refresh_token_sync, token_hash)
+
+    def _find_refresh_token_sync(self, token_hash: str) -> dict[str, Any] | None:
+        doc = self._tokens().get(where("hash") == token_hash)
+        return dict(doc) if isinstance(doc, Document) else None
+
     async def rotate_refresh_token(
         self, token_hash: str, successor: Mapping[str, Any]
     ) -> RotationResult:
-        """Atomically use `token_hash` and store `successor`, or detect reuse and revoke."""
-        return await self._run(self._rotate_sync, token_hash, dict(successor))
+        """Atomically use `token_hash` and store `successor`; on reuse revoke the family.
+
+        The revocation is its own durable write, made before the answer is returned; a
+        rotation slipping in between is revoked with the rest of the family.
+        """
+        result = await self._run(self._rotate_sync, token_hash, dict(successor))
+        if result.revoke is not None:
+            reason = "reuse" if result.status == "reused" else "user inactive"
+            revoked = await self.revoke_family(result.revoke, reason)
+            if result.status == "reused":
+                log.warning(
+                    "refresh token reuse detected: family %s revoked (%d tokens)",
+                    result.revoke,
+                    revoked,
+                )
+        return result
 
     def _rotate_sync(self, token_hash: str, successor: dict[str, Any]) -> RotationResult:
         table = self._tokens()
@@ -404,18 +472,10 @@ class Store:
         if current.get("revoked_at") is not None or current["expires_at"] <= now:
             return RotationResult("invalid")
         if current.get("used_at") is not None:
-            revoked = self._revoke_family_sync(current["family_id"], "reuse")
-            log.warning(
-                "refresh token reuse detected: family %s revoked (%d tokens), user %s",
-                current["family_id"],
-                revoked,
-                current["user_id"],
-            )
-            return RotationResult("reused")
+            return RotationResult("reused", revoke=current["family_id"])
         user = self._get_active_user_sync(current["user_id"], current["org_id"])
         if user is None:
-            self._revoke_family_sync(current["family_id"], "user inactive")
-            return RotationResult("invalid")
+            return RotationResult("invalid", revoke=current["family_id"])
         record = {
             **successor,
             "family_id": current["family_id"],
@@ -433,6 +493,7 @@ class Store:
         return RotationResult("ok", user=user, record=record)
 
     async def revoke_family(self, family_id: str, reason: str = "revoked") -> int:
+        """Revoke every token of a family; the number revoked."""
         return await self._run(self._revoke_family_sync, family_id, reason)
 
     def _revoke_family_sync(self, family_id: str, reason: str) -> int:

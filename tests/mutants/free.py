@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 from aiohttp import web
-from tinydb import where
 
 from reference_server.app import Components
 from reference_server.storage import Store
@@ -30,12 +29,8 @@ from tests.mutants.rewrite import (
 class PrefixedIds(Store):
     """Account ids like the guide's "acc-123" instead of UUIDs."""
 
-    def _create_account_sync(self, organization_id: str, name: str, is_default: bool,
-                             metadata: dict[str, Any]) -> dict[str, Any]:
-        account = super()._create_account_sync(organization_id, name, is_default, metadata)
-        new_id = f"acc-{secrets.token_hex(5)}"
-        self._table("accounts").update({"id": new_id}, where("id") == account["id"])
-        return {**account, "id": new_id}
+    def new_account_id(self) -> str:
+        return f"acc-{secrets.token_hex(5)}"
 
 
 def extras(body: Any) -> Any:
