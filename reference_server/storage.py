@@ -1,34 +1,31 @@
-"""Durable TinyDB storage and the single-owner, tenant-scoped data access layer.
+"""The store: the single owner of the databases, and tenant-scoped access to their data.
 
-TinyDB is neither thread-safe nor crash-safe out of the box: `JSONStorage` truncates the file
-and rewrites it in place, so a crash mid-write loses the database, and its query cache hands
-out shared objects. Here every write goes to a temp file that is fsynced and renamed over the
-database, `read()` always returns a fresh copy, and all database work runs on ONE thread.
+All database work runs on ONE thread (TinyDB is not thread-safe). Every account and user method
+takes the caller's organization and sees only that organization's rows. How documents reach
+disk is `snapshot.py`'s business; refresh-token records are `refresh_records.py`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import functools
-import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from tinydb import TinyDB, where
-from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
 from .config import Settings, StartupError
 from .pagination import ListParams, Page, paginate
+from .refresh_records import RefreshRecords, RotationResult
+from .snapshot import AtomicJSONStorage
 
 log = logging.getLogger("reference_server.storage")
 
@@ -65,108 +62,9 @@ ACCOUNT_ORDER_FIELDS = frozenset({"created_at", "updated_at", "name"})
 USER_ORDER_FIELDS = frozenset({"created_at", "updated_at", "email"})
 
 
-class CorruptDatabaseError(StartupError):
-    """The database file exists but is not a valid TinyDB JSON document."""
-
-
 def isoformat(ts: float) -> str:
     """UTC ISO 8601 with microseconds and a `Z`, e.g. 2025-09-30T10:00:00.123456Z."""
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class AtomicJSONStorage(Storage):
-    """Write-through TinyDB storage: temp file, fsync, rename, fsync dir.
-
-    The last committed JSON text is kept in memory; `read()` parses it afresh, so callers
-    never alias the committed state. Inside `batch()` writes are collected and committed
-    as ONE atomic write at the end (or dropped if the block raises).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.writes = 0  # number of committed disk writes, for tests
-        self._committed: str | None = None
-        self._pending: str | None = None
-        self._depth = 0
-        if self.path.exists():
-            text = self.path.read_text(encoding="utf-8")
-            self._validate(text)
-            self._committed = text
-
-    def _validate(self, text: str) -> None:
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise CorruptDatabaseError(
-                f"database file {self.path} is not valid JSON: {exc}"
-            ) from exc
-        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-            raise CorruptDatabaseError(f"database file {self.path} is not a TinyDB document")
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        text = self._pending if self._pending is not None else self._committed
-        return None if text is None else json.loads(text)
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        if self._depth:
-            self._pending = text
-        else:
-            self._commit(text)
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group writes into one atomic disk write; discard them all if the block raises."""
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self._pending = None
-            raise
-        self._depth -= 1
-        if self._depth == 0 and self._pending is not None:
-            text, self._pending = self._pending, None
-            self._commit(text)
-
-    def _commit(self, text: str) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.path.parent)
-        self._committed = text
-        self.writes += 1
-
-
-@dataclass(frozen=True)
-class RotationResult:
-    """Outcome of one refresh-token rotation, decided atomically in the storage thread.
-
-    `revoke` names the family to revoke next (a reused token, or a user no longer active).
-    """
-
-    status: Literal["ok", "invalid", "reused"]
-    user: dict[str, Any] | None = None
-    record: dict[str, Any] | None = None
-    revoke: str | None = None
 
 
 class Rows:
@@ -245,9 +143,10 @@ class Store:
         assert self._db is not None, "store is not open"
         return self._db.table(name, cache_size=0)
 
-    def _tokens(self) -> Table:
+    def _records(self) -> RefreshRecords:
         assert self._tokens_db is not None, "store is not open"
-        return self._tokens_db.table("refresh_tokens", cache_size=0)
+        return RefreshRecords(self._tokens_db.table("refresh_tokens", cache_size=0),
+                              self.tokens_storage)
 
     async def open(self) -> None:
         """Lock the data dir, load both files (refusing corrupt ones) and prune old tokens."""
@@ -281,7 +180,7 @@ class Store:
         except (OSError, UnicodeDecodeError) as exc:
             self._close_sync()
             raise StartupError(f"cannot read database in {data_dir}: {exc}") from exc
-        pruned = self._prune_refresh_tokens_sync(self.now())
+        pruned = self._records().prune(self.now())
         if pruned:
             log.info("pruned %d expired refresh token records", pruned)
 
@@ -419,29 +318,13 @@ class Store:
 
     async def insert_refresh_token(self, record: Mapping[str, Any]) -> None:
         """Store the first token of a new family, evicting the user's oldest families over cap."""
-        await self._run(self._insert_refresh_token_sync, dict(record))
-
-    def _insert_refresh_token_sync(self, record: dict[str, Any]) -> None:
-        table = self._tokens()
-        cap = self.settings.max_families_per_user
-        with self.tokens_storage.batch():
-            mine = table.search(where("user_id") == record["user_id"])
-            first_seen: dict[str, int] = {}
-            for doc in mine:
-                first_seen.setdefault(doc["family_id"], doc.doc_id)
-            if len(first_seen) >= cap:
-                oldest = sorted(first_seen, key=first_seen.__getitem__)
-                evict = set(oldest[: len(first_seen) - cap + 1])
-                table.remove(doc_ids=[d.doc_id for d in mine if d["family_id"] in evict])
-            table.insert(record)
+        await self._run(
+            lambda: self._records().insert(dict(record), self.settings.max_families_per_user)
+        )
 
     async def find_refresh_token(self, token_hash: str) -> dict[str, Any] | None:
         """A copy of the stored record of a refresh token, or None."""
-        return await self._run(self._find_refresh_token_sync, token_hash)
-
-    def _find_refresh_token_sync(self, token_hash: str) -> dict[str, Any] | None:
-        doc = self._tokens().get(where("hash") == token_hash)
-        return dict(doc) if isinstance(doc, Document) else None
+        return await self._run(lambda: self._records().find(token_hash))
 
     async def rotate_refresh_token(
         self, token_hash: str, successor: Mapping[str, Any]
@@ -451,7 +334,11 @@ class Store:
         The revocation is its own durable write, made before the answer is returned; a
         rotation slipping in between is revoked with the rest of the family.
         """
-        result = await self._run(self._rotate_sync, token_hash, dict(successor))
+        result = await self._run(
+            lambda: self._records().rotate(
+                token_hash, dict(successor), self.now(), self._get_active_user_sync
+            )
+        )
         if result.revoke is not None:
             reason = "reuse" if result.status == "reused" else "user inactive"
             revoked = await self.revoke_family(result.revoke, reason)
@@ -463,58 +350,9 @@ class Store:
                 )
         return result
 
-    def _rotate_sync(self, token_hash: str, successor: dict[str, Any]) -> RotationResult:
-        table = self._tokens()
-        now = self.now()
-        current = table.get(where("hash") == token_hash)
-        if not isinstance(current, Document):
-            return RotationResult("invalid")
-        if current.get("revoked_at") is not None or current["expires_at"] <= now:
-            return RotationResult("invalid")
-        if current.get("used_at") is not None:
-            return RotationResult("reused", revoke=current["family_id"])
-        user = self._get_active_user_sync(current["user_id"], current["org_id"])
-        if user is None:
-            return RotationResult("invalid", revoke=current["family_id"])
-        record = {
-            **successor,
-            "family_id": current["family_id"],
-            "parent_hash": current["hash"],
-            "user_id": current["user_id"],
-            "org_id": current["org_id"],
-            "issued_at": now,
-            "expires_at": current["expires_at"],
-            "used_at": None,
-            "revoked_at": None,
-        }
-        with self.tokens_storage.batch():
-            table.update({"used_at": now}, doc_ids=[current.doc_id])
-            table.insert(record)
-        return RotationResult("ok", user=user, record=record)
-
     async def revoke_family(self, family_id: str, reason: str = "revoked") -> int:
         """Revoke every token of a family; the number revoked."""
-        return await self._run(self._revoke_family_sync, family_id, reason)
-
-    def _revoke_family_sync(self, family_id: str, reason: str) -> int:
-        table = self._tokens()
-        now = self.now()
-        ids = [
-            d.doc_id
-            for d in table.search(where("family_id") == family_id)
-            if d.get("revoked_at") is None
-        ]
-        if ids:
-            table.update({"revoked_at": now, "revoked_reason": reason}, doc_ids=ids)
-        return len(ids)
+        return await self._run(lambda: self._records().revoke(family_id, reason, self.now()))
 
     async def prune_refresh_tokens(self) -> int:
-        return await self._run(lambda: self._prune_refresh_tokens_sync(self.now()))
-
-    def _prune_refresh_tokens_sync(self, now: float) -> int:
-        """Drop whole families past their absolute expiry (kept until then to detect reuse)."""
-        table = self._tokens()
-        ids = [d.doc_id for d in table.all() if d["expires_at"] <= now]
-        if ids:
-            table.remove(doc_ids=ids)
-        return len(ids)
+        return await self._run(lambda: self._records().prune(self.now()))

@@ -12,13 +12,8 @@ from tinydb import TinyDB
 
 from reference_server.config import Settings, StartupError
 from reference_server.pagination import ListParams
-from reference_server.storage import (
-    MAIN_DB,
-    AtomicJSONStorage,
-    CorruptDatabaseError,
-    Store,
-    isoformat,
-)
+from reference_server.snapshot import AtomicJSONStorage, CorruptDatabaseError
+from reference_server.storage import MAIN_DB, Store, isoformat
 from tests.support import FakeClock
 
 
