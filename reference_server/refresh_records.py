@@ -1,6 +1,7 @@
 """Refresh-token records: stored as hashes, rotated once, revoked by family, pruned on expiry.
 
-Runs on the store thread only; the `Store` owns the table and the thread.
+Runs on the store thread only, each method inside one unit of work (one journal record): the
+`Store` owns the table and the thread.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from tinydb import where
 from tinydb.table import Document, Table
 
-from .snapshot import AtomicJSONStorage
+from .durable import clone
 
 log = logging.getLogger("reference_server.refresh_records")
 
@@ -34,27 +35,25 @@ class RotationResult:
 class RefreshRecords:
     """The refresh-token table: one record per token, its family, its expiry, whether used."""
 
-    def __init__(self, table: Table, storage: AtomicJSONStorage) -> None:
+    def __init__(self, table: Table) -> None:
         self.table = table
-        self.storage = storage
 
     def find(self, token_hash: str) -> dict[str, Any] | None:
         doc = self.table.get(where("hash") == token_hash)
-        return dict(doc) if isinstance(doc, Document) else None
+        return clone(dict(doc)) if isinstance(doc, Document) else None
 
     def insert(self, record: dict[str, Any], cap: int) -> None:
         """Store the first token of a new family, evicting the user's oldest families over cap."""
         table = self.table
-        with self.storage.batch():
-            mine = table.search(where("user_id") == record["user_id"])
-            first_seen: dict[str, int] = {}
-            for doc in mine:
-                first_seen.setdefault(doc["family_id"], doc.doc_id)
-            if len(first_seen) >= cap:
-                oldest = sorted(first_seen, key=first_seen.__getitem__)
-                evict = set(oldest[: len(first_seen) - cap + 1])
-                table.remove(doc_ids=[d.doc_id for d in mine if d["family_id"] in evict])
-            table.insert(record)
+        mine = table.search(where("user_id") == record["user_id"])
+        first_seen: dict[str, int] = {}
+        for doc in mine:
+            first_seen.setdefault(doc["family_id"], doc.doc_id)
+        if len(first_seen) >= cap:
+            oldest = sorted(first_seen, key=first_seen.__getitem__)
+            evict = set(oldest[: len(first_seen) - cap + 1])
+            table.remove(doc_ids=[d.doc_id for d in mine if d["family_id"] in evict])
+        table.insert(record)
 
     def rotate(
         self,
@@ -86,9 +85,8 @@ class RefreshRecords:
             "used_at": None,
             "revoked_at": None,
         }
-        with self.storage.batch():
-            table.update({"used_at": now}, doc_ids=[current.doc_id])
-            table.insert(record)
+        table.update({"used_at": now}, doc_ids=[current.doc_id])
+        table.insert(record)
         return RotationResult("ok", user=user, record=record)
 
     def revoke(self, family_id: str, reason: str, now: float) -> int:

@@ -1,9 +1,8 @@
-"""The database files: TinyDB JSON documents, replaced atomically on every write.
+"""The snapshot file: the whole database as one TinyDB JSON document, replaced atomically.
 
-TinyDB is neither thread-safe nor crash-safe out of the box: `JSONStorage` truncates the file
-and rewrites it in place, so a crash mid-write loses the database, and its query cache hands
-out shared objects. Here every write goes to a temp file that is fsynced and renamed over the
-database, and `read()` always returns a fresh copy.
+`dpaas.json` and `tokens.json` keep the format TinyDB's JSONStorage (and every earlier version of
+this server) writes: `{"table": {"doc id": {document}}}`. The journal generation it is followed by
+rides along as the pseudo-table `_journal`, which older readers take for one more table.
 """
 
 from __future__ import annotations
@@ -11,20 +10,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+import re
 from pathlib import Path
 from typing import Any
 
-from tinydb.storages import Storage
-
 from .config import StartupError
+
+Tables = dict[str, dict[str, dict[str, Any]]]
+
+META_TABLE = "_journal"
+_DOC_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class CorruptDatabaseError(StartupError):
-    """The database file exists but is not a valid TinyDB JSON document."""
+    """A database file exists but cannot be trusted; the server refuses to start on it."""
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX needs the directory itself synced)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -32,75 +35,56 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class AtomicJSONStorage(Storage):
-    """Write-through TinyDB storage: temp file, fsync, rename, fsync dir.
-
-    The last committed JSON text is kept in memory; `read()` parses it afresh, so callers
-    never alias the committed state. Inside `batch()` writes are collected and committed
-    as ONE atomic write at the end (or dropped if the block raises).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.writes = 0  # number of committed disk writes, for tests
-        self._committed: str | None = None
-        self._pending: str | None = None
-        self._depth = 0
-        if self.path.exists():
-            text = self.path.read_text(encoding="utf-8")
-            self._validate(text)
-            self._committed = text
-
-    def _validate(self, text: str) -> None:
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise CorruptDatabaseError(
-                f"database file {self.path} is not valid JSON: {exc}"
-            ) from exc
-        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-            raise CorruptDatabaseError(f"database file {self.path} is not a TinyDB document")
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        text = self._pending if self._pending is not None else self._committed
-        return None if text is None else json.loads(text)
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        if self._depth:
-            self._pending = text
-        else:
-            self._commit(text)
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group writes into one atomic disk write; discard them all if the block raises."""
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
-                self._pending = None
-            raise
-        self._depth -= 1
-        if self._depth == 0 and self._pending is not None:
-            text, self._pending = self._pending, None
-            self._commit(text)
-
-    def _commit(self, text: str) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+def write_atomically(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename over `path`, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.path.parent)
-        self._committed = text
-        self.writes += 1
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def dumps(value: Any) -> str:
+    """Strict, compact JSON: no NaN or Infinity, so whatever is stored can be served back."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def read_snapshot(path: Path) -> tuple[Tables, int] | None:
+    """The tables and the journal generation that follows them, or None if there is no file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise CorruptDatabaseError(f"database file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+        raise CorruptDatabaseError(f"database file {path} is not a TinyDB document")
+    meta = data.pop(META_TABLE, {}).get("1", {})
+    generation = meta.get("generation", 0) if isinstance(meta, dict) else None
+    if type(generation) is not int or generation < 0:
+        raise CorruptDatabaseError(f"database file {path} has a bad {META_TABLE} entry")
+    for name, table in data.items():
+        for doc_id, doc in table.items():
+            if not _DOC_ID.fullmatch(doc_id) or not isinstance(doc, dict):
+                raise CorruptDatabaseError(
+                    f"database file {path}: table {name!r} has a bad document {doc_id!r}"
+                )
+    return data, generation
+
+
+def write_snapshot(path: Path, tables: Tables, generation: int) -> int:
+    """Replace the snapshot with `tables`, to be followed by journal `generation`; its size."""
+    text = dumps({**tables, META_TABLE: {"1": {"generation": generation}}})
+    data = text.encode("utf-8")
+    write_atomically(path, data)
+    return len(data)

@@ -1,31 +1,30 @@
 """The store: the single owner of the databases, and tenant-scoped access to their data.
 
-All database work runs on ONE thread (TinyDB is not thread-safe). Every account and user method
-takes the caller's organization and sees only that organization's rows. How documents reach
-disk is `snapshot.py`'s business; refresh-token records are `refresh_records.py`'s.
+All database work runs on ONE thread (TinyDB is not thread-safe), `store_thread.py`; each job is
+one unit of work, durable before its caller hears back. Every account and user method takes the
+caller's organization and sees only that organization's rows. How documents reach disk is
+`durable.py`'s business; refresh-token records are `refresh_records.py`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
-import functools
 import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from tinydb import TinyDB, where
+from tinydb import where
 from tinydb.table import Document, Table
 
 from .config import Settings, StartupError
+from .durable import Database, DurableStorage, clone
 from .pagination import ListParams, Page, paginate
 from .refresh_records import RefreshRecords, RotationResult
-from .snapshot import AtomicJSONStorage
+from .store_thread import StoreThread
 
 log = logging.getLogger("reference_server.storage")
 
@@ -115,48 +114,54 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpaas-store")
+        self._thread = StoreThread()
         self._lock_fd: int | None = None
-        self._db: TinyDB | None = None
-        self._tokens_db: TinyDB | None = None
+        self._db: Database | None = None
+        self._tokens_db: Database | None = None
 
     # ----------------------------------------------------------------- plumbing
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        """Run `fn` on the store thread as one unit of work, durable before this returns."""
+        return await self._thread.run(fn, *args, **kwargs)
 
     def now(self) -> float:
         return self.settings.clock()
 
     @property
-    def main_storage(self) -> AtomicJSONStorage:
+    def main_storage(self) -> DurableStorage:
         assert self._db is not None, "store is not open"
-        return self._db.storage  # type: ignore[return-value]
+        return self._db.durable
 
     @property
-    def tokens_storage(self) -> AtomicJSONStorage:
+    def tokens_storage(self) -> DurableStorage:
         assert self._tokens_db is not None, "store is not open"
-        return self._tokens_db.storage  # type: ignore[return-value]
+        return self._tokens_db.durable
 
     def _table(self, name: str) -> Table:
         assert self._db is not None, "store is not open"
-        return self._db.table(name, cache_size=0)
+        return self._db.documents(name)
 
     def _records(self) -> RefreshRecords:
         assert self._tokens_db is not None, "store is not open"
-        return RefreshRecords(self._tokens_db.table("refresh_tokens", cache_size=0),
-                              self.tokens_storage)
+        return RefreshRecords(self._tokens_db.documents("refresh_tokens"))
 
     async def open(self) -> None:
-        """Lock the data dir, load both files (refusing corrupt ones) and prune old tokens."""
-        await self._run(self._open_sync)
+        """Lock the data dir, load both databases (refusing corrupt ones), prune old tokens."""
+        try:
+            await self._thread.run_alone(self._open_sync)
+        except BaseException:
+            self._thread.stop()
+            raise
 
     async def close(self) -> None:
+        """Fold the journals into snapshots, close the files, release the lock and the thread."""
         try:
-            await self._run(self._close_sync)
+            await self._thread.run_alone(self._close_sync)
+        except RuntimeError:  # the thread was stopped by a failed open: nothing is open
+            pass
         finally:
-            self._executor.shutdown(wait=True)
+            self._thread.stop()
 
     def _open_sync(self) -> None:
         data_dir = self.settings.data_dir
@@ -172,21 +177,30 @@ class Store:
             self._lock_fd = None
             raise StartupError(f"data dir {data_dir} is locked by another running server") from exc
         try:
-            self._db = TinyDB(data_dir / MAIN_DB, storage=AtomicJSONStorage)
-            self._tokens_db = TinyDB(data_dir / TOKENS_DB, storage=AtomicJSONStorage)
+            self._db = Database(data_dir / MAIN_DB)
+            self._tokens_db = Database(data_dir / TOKENS_DB)
+            pruned = self._records().prune(self.now())
+            if pruned:
+                log.info("pruned %d expired refresh token records", pruned)
+            for storage in (self.main_storage, self.tokens_storage):
+                storage.compact()  # a journal left by a crash, or the pruning just done
         except StartupError:
-            self._close_sync()
+            self._close_sync(compact=False)
             raise
-        except (OSError, UnicodeDecodeError) as exc:
-            self._close_sync()
-            raise StartupError(f"cannot read database in {data_dir}: {exc}") from exc
-        pruned = self._records().prune(self.now())
-        if pruned:
-            log.info("pruned %d expired refresh token records", pruned)
+        except OSError as exc:
+            self._close_sync(compact=False)
+            raise StartupError(f"cannot use the database in {data_dir}: {exc}") from exc
+        self._thread.storages = [self.main_storage, self.tokens_storage]
 
-    def _close_sync(self) -> None:
+    def _close_sync(self, compact: bool = True) -> None:
+        self._thread.storages = []
         for db in (self._db, self._tokens_db):
             if db is not None:
+                if compact and db.durable.broken is None:
+                    try:
+                        db.durable.compact()
+                    except OSError:
+                        log.exception("compacting %s at shutdown failed", db.durable.path)
                 db.close()
         self._db = self._tokens_db = None
         if self._lock_fd is not None:
@@ -206,10 +220,8 @@ class Store:
     def _seed_sync(self, data: Mapping[str, list[dict[str, Any]]]) -> bool:
         if len(self._table("organizations")):
             return False
-        with self.main_storage.batch():
-            for table in ("organizations", "users", "accounts"):
-                for row in data.get(table, []):
-                    self._table(table).insert(dict(row))
+        for table in ("organizations", "users", "accounts"):
+            self._table(table).insert_multiple(clone(row) for row in data.get(table, []))
         return True
 
     # ----------------------------------------------------------------- users / login
@@ -225,7 +237,7 @@ class Store:
         user = self._table("users").get(
             (where("organization_id") == org["id"]) & (where("email") == email.lower())
         )
-        return dict(user) if isinstance(user, Document) else None
+        return clone(dict(user)) if isinstance(user, Document) else None
 
     async def get_active_user(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
         """The user `user_id` if it exists in `organization_id` and is active."""
@@ -237,7 +249,7 @@ class Store:
         )
         if not isinstance(user, Document) or user.get("is_active") is not True:
             return None
-        out = dict(user)
+        out = clone(dict(user))
         out.pop("password_hash", None)
         return out
 
@@ -249,7 +261,8 @@ class Store:
         fields: dict[str, Any] = {"last_login_at": isoformat(self.now())}
         if new_password_hash:
             fields["password_hash"] = new_password_hash
-        self._table("users").update(fields, where("id") == user_id)
+        users = self._table("users")
+        users.update(fields, doc_ids=[d.doc_id for d in users.search(where("id") == user_id)])
 
     async def list_users(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's users (public fields only)."""
@@ -272,7 +285,8 @@ class Store:
     ) -> Page:
         rows = self.tenant_rows(Listing(table, self._table(table)), organization_id)
         return Page(
-            total=rows.total, results=[{f: row.get(f) for f in fields} for row in rows.page(params)]
+            total=rows.total,
+            results=[{f: clone(row.get(f)) for f in fields} for row in rows.page(params)],
         )
 
     def new_account_id(self) -> str:
@@ -300,19 +314,20 @@ class Store:
             "organization_id": organization_id,
             "is_default": bool(is_default),
             "is_active": True,
-            "metadata": metadata,
+            "metadata": clone(metadata),
             "created_at": now,
             "updated_at": now,
         }
         table = self._table("accounts")
-        with self.main_storage.batch():
-            if is_default:
-                table.update(
-                    {"is_default": False, "updated_at": now},
-                    (where("organization_id") == organization_id) & (where("is_default") == True),  # noqa: E712 - TinyDB query, not a bool test
-                )
-            table.insert(account)
-        return {f: account[f] for f in ACCOUNT_FIELDS}
+        if is_default:
+            defaults = table.search(
+                (where("organization_id") == organization_id) & (where("is_default") == True)  # noqa: E712 - TinyDB query, not a bool test
+            )
+            table.update(
+                {"is_default": False, "updated_at": now}, doc_ids=[d.doc_id for d in defaults]
+            )
+        table.insert(account)
+        return {f: clone(account[f]) for f in ACCOUNT_FIELDS}
 
     # ----------------------------------------------------------------- refresh tokens
 

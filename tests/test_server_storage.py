@@ -1,99 +1,278 @@
-"""The reference server's storage: atomic writes, corruption refusal, copies, batches, tenancy."""
+"""The reference server's storage: journal, snapshot, crash recovery, units of work, the store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import random
 from pathlib import Path
 
 import pytest
-from tinydb import TinyDB
+from tinydb import TinyDB, where
+from tinydb.storages import MemoryStorage
 
 from reference_server.config import Settings, StartupError
+from reference_server.durable import Database, DurableStorage
+from reference_server.journal import encode
 from reference_server.pagination import ListParams
-from reference_server.snapshot import AtomicJSONStorage, CorruptDatabaseError
+from reference_server.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
 from reference_server.storage import MAIN_DB, Store, isoformat
 from tests.support import FakeClock
 
 
-def test_write_goes_through_temp_file_and_rename(tmp_path: Path, monkeypatch) -> None:
+def journal_of(path: Path) -> Path:
+    return path.with_suffix(".journal")
+
+
+def records(path: Path) -> list[bytes]:
+    """The record lines of a database's journal (its header left out)."""
+    return journal_of(path).read_bytes().splitlines(keepends=True)[1:]
+
+
+def crash(db: Database) -> None:
+    """Drop a database the way a SIGKILL would: no compaction, nothing flushed on the way out."""
+    db.durable.journal.close()
+
+
+# ---------------------------------------------------------------- the durable layer
+
+
+def test_a_write_is_one_fsynced_journal_record_not_a_rewrite(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "db.json"
-    storage = AtomicJSONStorage(path)
-    calls: list[tuple[str, str]] = []
-    real_replace, real_fsync = os.replace, os.fsync
+    db = Database(path)
+    table = db.documents("t")
+    table.insert({"a": 0})
+    snapshot_before = path.read_bytes()
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b)))
+    table.insert({"a": 1})
+    table.update({"a": 2}, doc_ids=[1])
+    assert calls == ["fsync", "fsync"], "one fsync per write, and no file replaced"
+    assert path.read_bytes() == snapshot_before, "the snapshot is not rewritten"
+    assert len(records(path)) == 3
+    crash(db)
+    again = Database(path)
+    assert sorted(d["a"] for d in again.documents("t").all()) == [1, 2]
+
+
+def test_snapshot_is_written_through_a_temp_file_and_rename(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "db.json"
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
 
     def spy_replace(src, dst):
-        calls.append(("replace", Path(src).name))
+        calls.append("replace")
         assert Path(src).parent == path.parent, "temp file must be in the same directory"
-        assert json.loads(Path(src).read_text()) == {"t": {"1": {"a": 1}}}
         return real_replace(src, dst)
 
-    def spy_fsync(fd):
-        calls.append(("fsync", ""))
-        return real_fsync(fd)
-
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", spy_replace)
-    monkeypatch.setattr(os, "fsync", spy_fsync)
-    storage.write({"t": {"1": {"a": 1}}})
-    kinds = [c[0] for c in calls]
-    assert kinds == ["fsync", "replace", "fsync"], "fsync file, rename, fsync directory"
-    assert json.loads(path.read_text()) == {"t": {"1": {"a": 1}}}
+    write_snapshot(path, {"t": {"1": {"a": 1}}}, 3)
+    assert calls == ["fsync", "replace", "fsync"], "fsync file, rename, fsync directory"
+    meta = {"1": {"generation": 3}}
+    assert json.loads(path.read_text()) == {"t": {"1": {"a": 1}}, META_TABLE: meta}
     assert [p.name for p in tmp_path.iterdir()] == ["db.json"], "no temp file left behind"
 
 
-def test_failed_write_keeps_previous_state(tmp_path: Path, monkeypatch) -> None:
-    path = tmp_path / "db.json"
-    storage = AtomicJSONStorage(path)
-    storage.write({"t": {"1": {"v": "old"}}})
+def test_a_database_written_by_the_previous_version_loads(tmp_path: Path) -> None:
+    """Earlier versions wrote the plain TinyDB JSON document, as TinyDB's JSONStorage does."""
+    path = tmp_path / "dpaas.json"
+    old = TinyDB(path)
+    old.table("accounts").insert_multiple({"name": f"a{i}", "meta": {"i": i}} for i in range(5))
+    old.table("users").insert({"email": "u@example.com"})
+    old.close()
+    db = Database(path)
+    assert [d["name"] for d in db.documents("accounts").all()] == [f"a{i}" for i in range(5)]
+    assert db.documents("accounts").get(doc_id=3) == {"name": "a2", "meta": {"i": 2}}
+    db.documents("accounts").insert({"name": "new"})
+    assert db.documents("accounts").get(where("name") == "new").doc_id == 6
+    crash(db)
+    assert len(Database(path).documents("accounts")) == 6
 
-    def boom(src, dst):
-        raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
-        storage.write({"t": {"1": {"v": "new"}}})
-    assert storage.read() == {"t": {"1": {"v": "old"}}}
-    assert json.loads(path.read_text()) == {"t": {"1": {"v": "old"}}}
-    assert [p.name for p in tmp_path.iterdir()] == ["db.json"]
-
-
-@pytest.mark.parametrize("content", ["", "{", '{"t": [1, 2]}', "[]", "\x00\x00garbage"])
-def test_corrupt_file_refuses_to_load(tmp_path: Path, content: str) -> None:
+@pytest.mark.parametrize(
+    "content",
+    ["", "{", '{"t": [1, 2]}', "[]", "\x00\x00garbage", '{"t": {"x": {}}}', '{"t": {"1": 5}}',
+     '{"_journal": {"1": {"generation": "7"}}}'],
+)
+def test_corrupt_snapshot_refuses_to_load(tmp_path: Path, content: str) -> None:
     path = tmp_path / "db.json"
     path.write_text(content)
     with pytest.raises(CorruptDatabaseError):
-        AtomicJSONStorage(path)
+        DurableStorage(path)
     assert path.read_text() == content, "a corrupt file is never overwritten"
 
 
-def test_read_returns_fresh_copies(tmp_path: Path) -> None:
-    storage = AtomicJSONStorage(tmp_path / "db.json")
-    assert storage.read() is None
-    storage.write({"t": {"1": {"meta": {"k": "v"}}}})
-    first = storage.read()
-    assert first is not None
-    first["t"]["1"]["meta"]["k"] = "mutated"
-    assert storage.read() == {"t": {"1": {"meta": {"k": "v"}}}}
+def test_a_torn_journal_tail_is_cut_off_and_logged(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    crash(db)
+    good = journal_of(path).read_bytes()
+    last = encode({"ops": [["t", 4, {"i": 3}]]})
+    for torn in (last[:-1], last[:10], b"\x00" * 300, last[:-3] + b"\n"):
+        journal_of(path).write_bytes(good + torn)
+        with caplog.at_level(logging.WARNING, logger="reference_server.journal"):
+            again = Database(path)
+        assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
+        assert journal_of(path).read_bytes() == good, "the torn tail is truncated"
+        assert "torn tail" in caplog.text
+        caplog.clear()
+        crash(again)
 
 
-def test_batch_is_one_write_and_rolls_back(tmp_path: Path) -> None:
-    db = TinyDB(tmp_path / "db.json", storage=AtomicJSONStorage)
-    storage: AtomicJSONStorage = db.storage  # type: ignore[assignment]
-    table = db.table("t", cache_size=0)
-    with storage.batch():
-        for i in range(5):
-            table.insert({"i": i})
-        assert len(table) == 5, "reads inside a batch see pending writes"
-        assert not (tmp_path / "db.json").exists(), "nothing written before the batch ends"
-    assert storage.writes == 1
-    assert len(json.loads((tmp_path / "db.json").read_text())["t"]) == 5
+def test_damage_before_good_records_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    crash(db)
+    lines = journal_of(path).read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"i":1', b'"i":7')  # the CRC no longer matches
+    damaged = b"".join(lines)
+    journal_of(path).write_bytes(damaged)
+    with pytest.raises(CorruptDatabaseError, match="good records follow a bad one"):
+        DurableStorage(path)
+    assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
 
-    with pytest.raises(RuntimeError), storage.batch():
-        table.insert({"i": 99})
+
+def test_compaction_folds_the_journal_into_the_snapshot(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    for i in range(10):
+        table.insert({"i": i})
+    table.remove(doc_ids=[1, 2])
+    db.durable.compact()
+    snapshot = json.loads(path.read_text())
+    assert sorted(snapshot["t"], key=int) == [str(i) for i in range(3, 11)]
+    assert records(path) == [], "a new, empty journal generation"
+    assert json.loads(journal_of(path).read_bytes().splitlines()[0])["generation"] == 1
+    table.insert({"i": 10})
+    crash(db)
+    assert len(Database(path).documents("t")) == 9
+
+
+def test_a_crash_between_snapshot_and_new_journal_loses_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    db.documents("t").insert({"i": 0})
+    db.documents("t").insert({"i": 1})
+    tables = json.loads(json.dumps(db.storage.read()))
+    crash(db)
+    write_snapshot(path, tables, 1)  # the new snapshot landed, the old journal is still there
+    again = Database(path)
+    assert [d["i"] for d in again.documents("t").all()] == [0, 1]
+    assert records(path) == [], "the absorbed journal is dropped"
+    crash(again)
+    write_snapshot(path, tables, 5)  # a journal from neither this generation nor the last
+    with pytest.raises(CorruptDatabaseError, match="does not follow"):
+        DurableStorage(path)
+
+
+def test_a_unit_of_work_is_one_record_and_undone_as_a_whole(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    seen: list[tuple[int, object, object]] = []
+    db.durable.listen("t", lambda i, before, after: seen.append((i, before, after)))
+    with db.durable.transaction():
+        table.insert({"i": 1})
+        table.insert({"i": 2})
+        table.update({"i": 3}, doc_ids=[1])
+    assert len(records(path)) == 1
+    seen.clear()
+    with pytest.raises(RuntimeError), db.durable.transaction():
+        table.update({"i": 9}, doc_ids=[1, 2])
+        table.remove(doc_ids=[2])
         raise RuntimeError("abort")
-    assert storage.writes == 1
-    assert len(table) == 5, "a failed batch leaves no trace"
+    assert [(d.doc_id, d["i"]) for d in table.all()] == [(1, 3), (2, 2)]
+    assert len(records(path)) == 1, "nothing journaled"
+    assert seen[-2:] == [(2, None, {"i": 2}), (1, {"i": 9}, {"i": 3})], "listeners hear the undo"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "\ud800", {1, 2}])
+def test_what_json_cannot_hold_is_refused_and_leaves_no_trace(tmp_path: Path, bad) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    table.insert({"ok": True})
+    with pytest.raises((ValueError, TypeError)):
+        table.insert({"bad": bad})
+    with pytest.raises((ValueError, TypeError)):
+        table.update({"bad": bad}, doc_ids=[1])
+    assert table.all() == [{"ok": True}]
+    assert len(records(path)) == 1
+    table.insert({"ok": False})
+    assert len(table) == 2, "and the next write works"
+
+
+def test_a_failed_fsync_undoes_the_write_and_cuts_the_journal_back(
+    tmp_path: Path, monkeypatch
+) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    table.insert({"v": "old"})
+    size = journal_of(path).stat().st_size
+
+    def boom(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", boom)
+        with pytest.raises(OSError):
+            table.update({"v": "new"}, doc_ids=[1])
+    assert table.get(doc_id=1) == {"v": "old"}
+    assert journal_of(path).stat().st_size == size
+    table.update({"v": "newer"}, doc_ids=[1])
+    crash(db)
+    assert Database(path).documents("t").get(doc_id=1) == {"v": "newer"}
+
+
+def test_journaled_tables_behave_like_tinydb(tmp_path: Path) -> None:
+    """The same random operations on stock TinyDB and on `Database` leave the same tables."""
+    rng = random.Random(8)
+    stock = TinyDB(storage=MemoryStorage)
+    ours = Database(tmp_path / "db.json")
+    for step in range(400):
+        op = rng.choice(["insert", "insert_multiple", "update", "update_where", "remove",
+                         "remove_where", "upsert", "truncate" if step % 97 == 96 else "insert"])
+        name = rng.choice(["a", "b"])
+        n = rng.randrange(5)
+        for db in (stock, ours):
+            t = db.table(name, cache_size=0)
+            ids = [d.doc_id for d in t.all()]
+            pick = [i for i in ids if i % 3 == n % 3][:2]
+            if op == "insert":
+                t.insert({"n": n, "nested": {"step": step}})
+            elif op == "insert_multiple":
+                t.insert_multiple({"n": n + k} for k in range(3))
+            elif op == "update":
+                t.update({"n": n * 10}, doc_ids=pick)
+            elif op == "update_where":
+                t.update(lambda d, seen=step: d.update(seen=seen), where("n") == n)
+            elif op == "remove":
+                t.remove(doc_ids=pick)
+            elif op == "remove_where":
+                t.remove(where("n") == n)
+            elif op == "upsert":
+                t.upsert({"n": n, "up": step}, where("n") == n)
+            else:
+                t.truncate()
+        assert stock.storage.read() == ours.storage.read(), f"step {step}: {op}"
+    crash(ours)
+    assert Database(tmp_path / "db.json").storage.read() == stock.storage.read()
+
+
+# ---------------------------------------------------------------- the store
 
 
 def _settings(tmp_path: Path, clock: FakeClock | None = None) -> Settings:
@@ -110,9 +289,9 @@ def test_store_tenant_scoping_default_switch_and_ordering(tmp_path: Path) -> Non
             first = await store.create_account("org-a", "First", is_default=True)
             clock.advance(1)
             await store.create_account("org-b", "Foreign", is_default=True)
-            writes_before = store.main_storage.writes
+            journaled = store.main_storage.journal.records
             second = await store.create_account("org-a", "Second", is_default=True)
-            assert store.main_storage.writes == writes_before + 1, "default switch is one write"
+            assert store.main_storage.journal.records == journaled + 1, "one record"
             # Same timestamp for three more: ties broken by insertion order.
             for name in ("t1", "t2", "t3"):
                 await store.create_account("org-a", name)
@@ -134,6 +313,24 @@ def test_store_tenant_scoping_default_switch_and_ordering(tmp_path: Path) -> Non
             other = await store.list_accounts("org-b", ListParams())
             assert [a["name"] for a in other.results] == ["Foreign"]
             assert other.results[0]["is_default"] is True, "other tenants are untouched"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_store_hands_out_copies(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = Store(_settings(tmp_path))
+        await store.open()
+        try:
+            made = await store.create_account("org-a", "A", metadata={"tags": ["x"]})
+            made["metadata"]["tags"].append("changed by the caller")
+            listed = (await store.list_accounts("org-a", ListParams())).results[0]
+            assert listed["metadata"] == {"tags": ["x"]}
+            listed["metadata"]["tags"].append("changed again")
+            again = (await store.list_accounts("org-a", ListParams())).results[0]
+            assert again["metadata"] == {"tags": ["x"]}
         finally:
             await store.close()
 
@@ -167,14 +364,17 @@ def test_store_refuses_corrupt_database(tmp_path: Path) -> None:
     assert (tmp_path / MAIN_DB).read_text() == '{"accounts": {"1": '
 
 
-def test_concurrent_creates_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_creates_lose_nothing_and_share_fsyncs(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = Store(_settings(tmp_path))
         await store.open()
         try:
+            commits = store.main_storage.commits
             made = await asyncio.gather(
                 *(store.create_account("org-a", f"acc-{i}") for i in range(40))
             )
+            assert store.main_storage.journal.records >= 40
+            assert store.main_storage.commits - commits < 40, "group commit"
             page = await store.list_accounts("org-a", ListParams(quantity=100))
             assert page.total == 40
             assert {a["id"] for a in page.results} == {a["id"] for a in made}
@@ -183,4 +383,4 @@ def test_concurrent_creates_lose_nothing(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     data = json.loads((tmp_path / MAIN_DB).read_text())
-    assert len(data["accounts"]) == 40
+    assert len(data["accounts"]) == 40, "closing folds the journal into the snapshot"
