@@ -1,7 +1,9 @@
 """Refresh-token records: stored as hashes, rotated once, revoked by family, pruned on expiry.
 
-Runs on the store thread only, each method inside one unit of work (one journal record): the
-`Store` owns the table and the thread.
+One record per token: {hash, family_id, parent_hash, user_id, org_id, issued_at, expires_at,
+used_at, revoked_at}; a family shares one absolute expiry. Lookups go through in-memory indexes
+(by hash, by family, a user's live tokens), so a rotation costs the same after 10,000 of them.
+Runs on the store thread only, each call inside one unit of work (one journal record).
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tinydb import where
-from tinydb.table import Document, Table
-
-from .durable import clone
+from .durable import Database, clone
+from .indexes import KeyIndex
 
 log = logging.getLogger("reference_server.refresh_records")
+
+TABLE = "refresh_tokens"
 
 
 @dataclass(frozen=True)
@@ -32,28 +34,41 @@ class RotationResult:
     revoke: str | None = None
 
 
-class RefreshRecords:
-    """The refresh-token table: one record per token, its family, its expiry, whether used."""
+def _live_owner(doc: dict[str, Any]) -> Any:
+    """The user of a token that can still be used (one per family), else None."""
+    if doc.get("used_at") is None and doc.get("revoked_at") is None:
+        return doc.get("user_id")
+    return None
 
-    def __init__(self, table: Table) -> None:
-        self.table = table
+
+class RefreshRecords:
+    """The refresh-token table of the tokens database, and its indexes."""
+
+    def __init__(self, db: Database) -> None:
+        self.table = db.documents(TABLE)
+        self.by_hash = KeyIndex(lambda d: d.get("hash"))
+        self.by_family = KeyIndex(lambda d: d.get("family_id"))
+        self.live_by_user = KeyIndex(_live_owner)
+        for index in (self.by_hash, self.by_family, self.live_by_user):
+            db.durable.listen(TABLE, index.change)
+
+    def _get(self, doc_id: int) -> dict[str, Any]:
+        doc = self.table.get(doc_id=doc_id)
+        assert isinstance(doc, dict), f"index points at missing document {doc_id}"
+        return doc
 
     def find(self, token_hash: str) -> dict[str, Any] | None:
-        doc = self.table.get(where("hash") == token_hash)
-        return clone(dict(doc)) if isinstance(doc, Document) else None
+        doc_id = self.by_hash.first(token_hash)
+        return None if doc_id is None else clone(dict(self._get(doc_id)))
 
     def insert(self, record: dict[str, Any], cap: int) -> None:
-        """Store the first token of a new family, evicting the user's oldest families over cap."""
-        table = self.table
-        mine = table.search(where("user_id") == record["user_id"])
-        first_seen: dict[str, int] = {}
-        for doc in mine:
-            first_seen.setdefault(doc["family_id"], doc.doc_id)
-        if len(first_seen) >= cap:
-            oldest = sorted(first_seen, key=first_seen.__getitem__)
-            evict = set(oldest[: len(first_seen) - cap + 1])
-            table.remove(doc_ids=[d.doc_id for d in mine if d["family_id"] in evict])
-        table.insert(record)
+        """Store the first token of a new family; over `cap` families the user's least
+        recently used ones are dropped."""
+        live = [self._get(i)["family_id"] for i in self.live_by_user.ids(record["user_id"])]
+        families = list(dict.fromkeys(live))
+        for family_id in families[: max(0, len(families) - cap + 1)]:
+            self.table.remove(doc_ids=self.by_family.ids(family_id))
+        self.table.insert(record)
 
     def rotate(
         self,
@@ -62,11 +77,11 @@ class RefreshRecords:
         now: float,
         active_user: Callable[[str, str], dict[str, Any] | None],
     ) -> RotationResult:
-        """Use `token_hash` and store `successor` in one write, or say why not."""
-        table = self.table
-        current = table.get(where("hash") == token_hash)
-        if not isinstance(current, Document):
+        """Use `token_hash` and store `successor` in one unit of work, or say why not."""
+        doc_id = self.by_hash.first(token_hash)
+        if doc_id is None:
             return RotationResult("invalid")
+        current = self._get(doc_id)
         if current.get("revoked_at") is not None or current["expires_at"] <= now:
             return RotationResult("invalid")
         if current.get("used_at") is not None:
@@ -85,25 +100,19 @@ class RefreshRecords:
             "used_at": None,
             "revoked_at": None,
         }
-        table.update({"used_at": now}, doc_ids=[current.doc_id])
-        table.insert(record)
-        return RotationResult("ok", user=user, record=record)
+        self.table.update({"used_at": now}, doc_ids=[doc_id])
+        self.table.insert(record)
+        return RotationResult("ok", user=user, record=clone(record))
 
     def revoke(self, family_id: str, reason: str, now: float) -> int:
-        table = self.table
-        ids = [
-            d.doc_id
-            for d in table.search(where("family_id") == family_id)
-            if d.get("revoked_at") is None
-        ]
+        ids = [i for i in self.by_family.ids(family_id) if self._get(i).get("revoked_at") is None]
         if ids:
-            table.update({"revoked_at": now, "revoked_reason": reason}, doc_ids=ids)
+            self.table.update({"revoked_at": now, "revoked_reason": reason}, doc_ids=ids)
         return len(ids)
 
     def prune(self, now: float) -> int:
         """Drop whole families past their absolute expiry (kept until then to detect reuse)."""
-        table = self.table
-        ids = [d.doc_id for d in table.all() if d["expires_at"] <= now]
+        ids = [d.doc_id for d in self.table.all() if d["expires_at"] <= now]
         if ids:
-            table.remove(doc_ids=ids)
+            self.table.remove(doc_ids=ids)
         return len(ids)

@@ -13,16 +13,16 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from tinydb import where
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
 from .config import Settings, StartupError
 from .durable import Database, DurableStorage, clone
-from .pagination import ListParams, Page, paginate
+from .indexes import KeyIndex, Listing, Rows
+from .pagination import ListParams, Page
 from .refresh_records import RefreshRecords, RotationResult
 from .store_thread import StoreThread
 
@@ -66,34 +66,35 @@ def isoformat(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class Rows:
-    """What one list shows: its total, and any page of it in any of its orders."""
+@dataclass
+class _MainIndexes:
+    """What the main database is looked up by, kept current by every change."""
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self._rows = rows
+    orgs_by_slug: KeyIndex = field(default_factory=lambda: KeyIndex(lambda d: d.get("slug")))
+    users_by_id: KeyIndex = field(default_factory=lambda: KeyIndex(lambda d: d.get("id")))
+    users_by_login: KeyIndex = field(
+        default_factory=lambda: KeyIndex(lambda d: (d.get("organization_id"), d.get("email")))
+    )
+    default_accounts: KeyIndex = field(
+        default_factory=lambda: KeyIndex(
+            lambda d: d.get("organization_id") if d.get("is_default") is True else None
+        )
+    )
+    listings: dict[str, Listing] = field(
+        default_factory=lambda: {
+            "accounts": Listing("accounts", sorted(ACCOUNT_ORDER_FIELDS)),
+            "users": Listing("users", sorted(USER_ORDER_FIELDS)),
+        }
+    )
 
-    @property
-    def total(self) -> int:
-        return len(self._rows)
-
-    def page(self, params: ListParams) -> list[Mapping[str, Any]]:
-        return paginate(self._rows, params)[1]
-
-
-@dataclass(frozen=True)
-class Listing:
-    """A listable table; `rows(org)` is the part of it one organization may see."""
-
-    name: str
-    table: Table
-
-    def rows(self, organization_id: str) -> Rows:
-        docs = self.table.search(where("organization_id") == organization_id)
-        return Rows([{**doc, "seq": doc.doc_id} for doc in docs])
-
-    def all_rows(self) -> Rows:
-        """Every organization's rows: what a server that forgot the tenant filter would list."""
-        return Rows([{**doc, "seq": doc.doc_id} for doc in self.table.all()])
+    def attach(self, db: Database) -> None:
+        storage = db.durable
+        storage.listen("organizations", self.orgs_by_slug.change)
+        storage.listen("users", self.users_by_id.change)
+        storage.listen("users", self.users_by_login.change)
+        storage.listen("accounts", self.default_accounts.change)
+        for name, listing in self.listings.items():
+            storage.listen(name, listing.change)
 
 
 class Store:
@@ -118,6 +119,8 @@ class Store:
         self._lock_fd: int | None = None
         self._db: Database | None = None
         self._tokens_db: Database | None = None
+        self._indexes = _MainIndexes()
+        self._records: RefreshRecords | None = None
 
     # ----------------------------------------------------------------- plumbing
 
@@ -142,9 +145,13 @@ class Store:
         assert self._db is not None, "store is not open"
         return self._db.documents(name)
 
-    def _records(self) -> RefreshRecords:
-        assert self._tokens_db is not None, "store is not open"
-        return RefreshRecords(self._tokens_db.documents("refresh_tokens"))
+    def _tokens(self) -> RefreshRecords:
+        assert self._records is not None, "store is not open"
+        return self._records
+
+    def _doc(self, table: str, doc_id: int | None) -> dict[str, Any] | None:
+        """One document (TinyDB's copy of its top level), or None."""
+        return None if doc_id is None else self._table(table).get(doc_id=doc_id)  # type: ignore[return-value]
 
     async def open(self) -> None:
         """Lock the data dir, load both databases (refusing corrupt ones), prune old tokens."""
@@ -179,7 +186,9 @@ class Store:
         try:
             self._db = Database(data_dir / MAIN_DB)
             self._tokens_db = Database(data_dir / TOKENS_DB)
-            pruned = self._records().prune(self.now())
+            self._indexes.attach(self._db)
+            self._records = RefreshRecords(self._tokens_db)
+            pruned = self._records.prune(self.now())
             if pruned:
                 log.info("pruned %d expired refresh token records", pruned)
             for storage in (self.main_storage, self.tokens_storage):
@@ -203,6 +212,7 @@ class Store:
                         log.exception("compacting %s at shutdown failed", db.durable.path)
                 db.close()
         self._db = self._tokens_db = None
+        self._indexes, self._records = _MainIndexes(), None
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
@@ -231,27 +241,28 @@ class Store:
         return await self._run(self._find_login_user_sync, organization_slug, email)
 
     def _find_login_user_sync(self, organization_slug: str, email: str) -> dict[str, Any] | None:
-        org = self._table("organizations").get(where("slug") == organization_slug.lower())
+        slug = organization_slug.lower()
+        org = self._doc("organizations", self._indexes.orgs_by_slug.first(slug))
         if org is None:
             return None
-        user = self._table("users").get(
-            (where("organization_id") == org["id"]) & (where("email") == email.lower())
-        )
-        return clone(dict(user)) if isinstance(user, Document) else None
+        login = (org.get("id"), email.lower())
+        user = self._doc("users", self._indexes.users_by_login.first(login))
+        return None if user is None else clone(user)
 
     async def get_active_user(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
         """The user `user_id` if it exists in `organization_id` and is active."""
         return await self._run(self._get_active_user_sync, user_id, organization_id)
 
     def _get_active_user_sync(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
-        user = self._table("users").get(
-            (where("id") == user_id) & (where("organization_id") == organization_id)
-        )
-        if not isinstance(user, Document) or user.get("is_active") is not True:
-            return None
-        out = clone(dict(user))
-        out.pop("password_hash", None)
-        return out
+        for doc_id in self._indexes.users_by_id.ids(user_id):
+            user = self._doc("users", doc_id)
+            if user is not None and user.get("organization_id") == organization_id:
+                if user.get("is_active") is not True:
+                    return None
+                out = clone(user)
+                out.pop("password_hash", None)
+                return out
+        return None
 
     async def record_login(self, user_id: str, new_password_hash: str | None = None) -> None:
         """Set `last_login_at` (and store a rehashed password) after a successful login."""
@@ -261,8 +272,7 @@ class Store:
         fields: dict[str, Any] = {"last_login_at": isoformat(self.now())}
         if new_password_hash:
             fields["password_hash"] = new_password_hash
-        users = self._table("users")
-        users.update(fields, doc_ids=[d.doc_id for d in users.search(where("id") == user_id)])
+        self._table("users").update(fields, doc_ids=self._indexes.users_by_id.ids(user_id))
 
     async def list_users(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's users (public fields only)."""
@@ -283,11 +293,9 @@ class Store:
     def _list_sync(
         self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
     ) -> Page:
-        rows = self.tenant_rows(Listing(table, self._table(table)), organization_id)
-        return Page(
-            total=rows.total,
-            results=[{f: clone(row.get(f)) for f in fields} for row in rows.page(params)],
-        )
+        rows = self.tenant_rows(self._indexes.listings[table], organization_id)
+        docs = [self._doc(table, doc_id) or {} for doc_id in rows.page(params)]
+        return Page(total=rows.total, results=[{f: clone(d.get(f)) for f in fields} for d in docs])
 
     def new_account_id(self) -> str:
         return str(uuid.uuid4())
@@ -320,11 +328,9 @@ class Store:
         }
         table = self._table("accounts")
         if is_default:
-            defaults = table.search(
-                (where("organization_id") == organization_id) & (where("is_default") == True)  # noqa: E712 - TinyDB query, not a bool test
-            )
             table.update(
-                {"is_default": False, "updated_at": now}, doc_ids=[d.doc_id for d in defaults]
+                {"is_default": False, "updated_at": now},
+                doc_ids=self._indexes.default_accounts.ids(organization_id),
             )
         table.insert(account)
         return {f: clone(account[f]) for f in ACCOUNT_FIELDS}
@@ -334,12 +340,12 @@ class Store:
     async def insert_refresh_token(self, record: Mapping[str, Any]) -> None:
         """Store the first token of a new family, evicting the user's oldest families over cap."""
         await self._run(
-            lambda: self._records().insert(dict(record), self.settings.max_families_per_user)
+            lambda: self._tokens().insert(dict(record), self.settings.max_families_per_user)
         )
 
     async def find_refresh_token(self, token_hash: str) -> dict[str, Any] | None:
         """A copy of the stored record of a refresh token, or None."""
-        return await self._run(lambda: self._records().find(token_hash))
+        return await self._run(lambda: self._tokens().find(token_hash))
 
     async def rotate_refresh_token(
         self, token_hash: str, successor: Mapping[str, Any]
@@ -350,7 +356,7 @@ class Store:
         rotation slipping in between is revoked with the rest of the family.
         """
         result = await self._run(
-            lambda: self._records().rotate(
+            lambda: self._tokens().rotate(
                 token_hash, dict(successor), self.now(), self._get_active_user_sync
             )
         )
@@ -367,7 +373,7 @@ class Store:
 
     async def revoke_family(self, family_id: str, reason: str = "revoked") -> int:
         """Revoke every token of a family; the number revoked."""
-        return await self._run(lambda: self._records().revoke(family_id, reason, self.now()))
+        return await self._run(lambda: self._tokens().revoke(family_id, reason, self.now()))
 
     async def prune_refresh_tokens(self) -> int:
-        return await self._run(lambda: self._records().prune(self.now()))
+        return await self._run(lambda: self._tokens().prune(self.now()))

@@ -16,8 +16,9 @@ from aiohttp.typedefs import Handler
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
+from reference_server.indexes import Listing, Rows
 from reference_server.pagination import ListParams, Page
-from reference_server.storage import Listing, Rows, Store
+from reference_server.storage import Store
 from steps.embedded import ServedApp
 from tests.support import FakeClock
 
