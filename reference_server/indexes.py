@@ -124,6 +124,26 @@ class Listing:
         })
 
 
+class SortedIndex:
+    """Every document of a table in the order of one field (refresh records by expiry)."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.ordering = Ordering()
+
+    def change(self, doc_id: int, before: Doc | None, after: Doc | None) -> None:
+        old = None if before is None else before.get(self.field)
+        if before is not None and after is not None and old == after.get(self.field):
+            return
+        if before is not None:
+            self.ordering.discard(old, doc_id)
+        if after is not None:
+            self.ordering.add(after.get(self.field), doc_id)
+
+    def up_to(self, value: Any, limit: int) -> list[int]:
+        return self.ordering.up_to(value, limit)
+
+
 class KeyIndex:
     """Documents by a key computed from them (None: not indexed); keys may repeat."""
 

@@ -173,7 +173,8 @@ class Store:
     def _open_sync(self) -> None:
         data_dir = self.settings.data_dir
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=0o700, exist_ok=True)  # its files hold hashes and the key
             self._lock_fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StartupError(f"data dir {data_dir} is unusable: {exc.strerror or exc}") from exc
@@ -188,9 +189,9 @@ class Store:
             self._tokens_db = Database(data_dir / TOKENS_DB)
             self._indexes.attach(self._db)
             self._records = RefreshRecords(self._tokens_db)
-            pruned = self._records.prune(self.now())
+            pruned = self._records.prune(self.now()) + self._records.prune_revoked()
             if pruned:
-                log.info("pruned %d expired refresh token records", pruned)
+                log.info("pruned %d expired or revoked refresh token records", pruned)
             for storage in (self.main_storage, self.tokens_storage):
                 storage.compact()  # a journal left by a crash, or the pruning just done
         except StartupError:
@@ -340,7 +341,9 @@ class Store:
     async def insert_refresh_token(self, record: Mapping[str, Any]) -> None:
         """Store the first token of a new family, evicting the user's oldest families over cap."""
         await self._run(
-            lambda: self._tokens().insert(dict(record), self.settings.max_families_per_user)
+            lambda: self._tokens().insert(
+                dict(record), self.settings.max_families_per_user, self.now()
+            )
         )
 
     async def find_refresh_token(self, token_hash: str) -> dict[str, Any] | None:
@@ -372,8 +375,12 @@ class Store:
         return result
 
     async def revoke_family(self, family_id: str, reason: str = "revoked") -> int:
-        """Revoke every token of a family; the number revoked."""
-        return await self._run(lambda: self._tokens().revoke(family_id, reason, self.now()))
+        """Revoke a family: its records are dropped. How many there were."""
+        revoked = await self._run(lambda: self._tokens().revoke(family_id))
+        if revoked:
+            log.info("refresh token family %s revoked (%s)", family_id, reason)
+        return revoked
 
     async def prune_refresh_tokens(self) -> int:
+        """Drop every expired refresh-token record now (writes also drop a few each)."""
         return await self._run(lambda: self._tokens().prune(self.now()))

@@ -18,6 +18,7 @@ from reference_server.durable import Database, DurableStorage
 from reference_server.indexes import Listing
 from reference_server.journal import encode
 from reference_server.pagination import ListParams
+from reference_server.refresh_records import PRUNE_PER_WRITE
 from reference_server.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
 from reference_server.storage import MAIN_DB, Store, isoformat
 from tests.support import FakeClock
@@ -430,3 +431,107 @@ def test_concurrent_creates_lose_nothing_and_share_fsyncs(tmp_path: Path) -> Non
     asyncio.run(scenario())
     data = json.loads((tmp_path / MAIN_DB).read_text())
     assert len(data["accounts"]) == 40, "closing folds the journal into the snapshot"
+
+
+# ---------------------------------------------------------------- refresh-token records
+
+
+def _token_record(token_hash: str, now: float, ttl: float = 100.0) -> dict[str, object]:
+    return {"hash": token_hash, "family_id": f"fam-{token_hash}", "parent_hash": None,
+            "user_id": "user-1", "org_id": "org-1", "issued_at": now, "expires_at": now + ttl,
+            "used_at": None}
+
+
+def _with_store(tmp_path: Path, clock: FakeClock, body) -> None:
+    async def scenario() -> None:
+        store = Store(_settings(tmp_path, clock))
+        await store.open()
+        try:
+            await store.seed_if_empty({
+                "organizations": [{"id": "org-1", "slug": "org"}],
+                "users": [{"id": "user-1", "organization_id": "org-1", "is_active": True}],
+            })
+            await body(store)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_spent_token_keeps_only_what_reuse_detection_needs(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def body(store: Store) -> None:
+        await store.insert_refresh_token(_token_record("h0", clock.now))
+        assert (await store.rotate_refresh_token("h0", {"hash": "h1"})).status == "ok"
+        spent = await store.find_refresh_token("h0")
+        assert spent is not None
+        assert set(spent) == {"hash", "family_id", "user_id", "expires_at", "used_at"}
+        assert (await store.rotate_refresh_token("h0", {"hash": "h2"})).status == "reused"
+        assert await store.find_refresh_token("h1") is None, "the family is gone"
+        assert await store.find_refresh_token("h0") is None
+
+    _with_store(tmp_path, clock, body)
+
+
+def test_expired_records_are_dropped_while_the_server_runs(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def body(store: Store) -> None:
+        for i in range(40):
+            await store.insert_refresh_token(_token_record(f"old{i}", clock.now, ttl=10))
+        await store.rotate_refresh_token("old0", {"hash": "old0-next"})
+        clock.advance(11)
+        await store.insert_refresh_token(_token_record("new", clock.now))
+        left = [h for i in range(40) if await store.find_refresh_token(h := f"old{i}")]
+        assert len(left) == 40 - PRUNE_PER_WRITE, "a write drops a bounded few, oldest first"
+        assert await store.prune_refresh_tokens() == len(left) + 1
+        assert await store.find_refresh_token("old0-next") is None
+        assert await store.find_refresh_token("new") is not None
+
+    _with_store(tmp_path, clock, body)
+
+
+def test_a_rotation_writes_as_much_after_a_long_chain_as_at_its_start(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sizes: list[int] = []
+
+    async def body(store: Store) -> None:
+        await store.insert_refresh_token(_token_record(f"{0:064x}", clock.now, ttl=10**6))
+        for i in range(600):
+            before = store.tokens_storage.journal.size
+            result = await store.rotate_refresh_token(f"{i:064x}", {"hash": f"{i + 1:064x}"})
+            assert result.status == "ok"
+            sizes.append(store.tokens_storage.journal.size - before)
+        assert await store.rotate_refresh_token(f"{0:064x}", {"hash": "x"}) is not None
+
+    _with_store(tmp_path, clock, body)
+    # One record each, of the same size but for the digits of document ids: no rewrite grows.
+    assert max(sizes) - min(sizes) <= 4 * 2, sizes
+
+
+def test_a_refresh_record_missing_a_field_refuses_to_start(tmp_path: Path) -> None:
+    record = _token_record("h0", 1.0)
+    del record["expires_at"]
+    (tmp_path / "tokens.json").write_text(json.dumps({"refresh_tokens": {"1": record}}))
+
+    async def scenario() -> None:
+        with pytest.raises(CorruptDatabaseError, match="record 1 has no valid 'expires_at'"):
+            await Store(_settings(tmp_path)).open()
+
+    asyncio.run(scenario())
+
+
+def test_the_data_dir_is_created_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "parent" / "data"
+
+    async def scenario() -> None:
+        store = Store(_settings(data_dir))
+        await store.open()
+        await store.close()
+
+    asyncio.run(scenario())
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in data_dir.iterdir()} == dict.fromkeys(
+        [".lock", "dpaas.json", "dpaas.journal", "tokens.json", "tokens.journal"], 0o600
+    )
