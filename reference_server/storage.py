@@ -13,7 +13,6 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -66,35 +65,27 @@ def isoformat(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass
 class _MainIndexes:
-    """What the main database is looked up by, kept current by every change."""
+    """What the main database is looked up by; each index hears every change, undos included."""
 
-    orgs_by_slug: KeyIndex = field(default_factory=lambda: KeyIndex(lambda d: d.get("slug")))
-    users_by_id: KeyIndex = field(default_factory=lambda: KeyIndex(lambda d: d.get("id")))
-    users_by_login: KeyIndex = field(
-        default_factory=lambda: KeyIndex(lambda d: (d.get("organization_id"), d.get("email")))
-    )
-    default_accounts: KeyIndex = field(
-        default_factory=lambda: KeyIndex(
+    def __init__(self, db: Database) -> None:
+        self.orgs_by_slug = KeyIndex(lambda d: d.get("slug"))
+        self.users_by_id = KeyIndex(lambda d: d.get("id"))
+        self.users_by_login = KeyIndex(lambda d: (d.get("organization_id"), d.get("email")))
+        self.default_accounts = KeyIndex(
             lambda d: d.get("organization_id") if d.get("is_default") is True else None
         )
-    )
-    listings: dict[str, Listing] = field(
-        default_factory=lambda: {
+        self.listings = {
             "accounts": Listing("accounts", sorted(ACCOUNT_ORDER_FIELDS)),
             "users": Listing("users", sorted(USER_ORDER_FIELDS)),
         }
-    )
-
-    def attach(self, db: Database) -> None:
-        storage = db.durable
-        storage.listen("organizations", self.orgs_by_slug.change)
-        storage.listen("users", self.users_by_id.change)
-        storage.listen("users", self.users_by_login.change)
-        storage.listen("accounts", self.default_accounts.change)
+        listen = db.durable.listen
+        listen("organizations", self.orgs_by_slug.change)
+        listen("users", self.users_by_id.change)
+        listen("users", self.users_by_login.change)
+        listen("accounts", self.default_accounts.change)
         for name, listing in self.listings.items():
-            storage.listen(name, listing.change)
+            listen(name, listing.change)
 
 
 class Store:
@@ -119,7 +110,7 @@ class Store:
         self._lock_fd: int | None = None
         self._db: Database | None = None
         self._tokens_db: Database | None = None
-        self._indexes = _MainIndexes()
+        self._main_indexes: _MainIndexes | None = None
         self._records: RefreshRecords | None = None
 
     # ----------------------------------------------------------------- plumbing
@@ -145,6 +136,11 @@ class Store:
         assert self._db is not None, "store is not open"
         return self._db.documents(name)
 
+    @property
+    def _indexes(self) -> _MainIndexes:
+        assert self._main_indexes is not None, "store is not open"
+        return self._main_indexes
+
     def _tokens(self) -> RefreshRecords:
         assert self._records is not None, "store is not open"
         return self._records
@@ -164,9 +160,8 @@ class Store:
     async def close(self) -> None:
         """Fold the journals into snapshots, close the files, release the lock and the thread."""
         try:
-            await self._thread.run_alone(self._close_sync)
-        except RuntimeError:  # the thread was stopped by a failed open: nothing is open
-            pass
+            if self._thread.alive:  # else a failed open stopped it, and nothing is open
+                await self._thread.run_alone(self._close_sync)
         finally:
             self._thread.stop()
 
@@ -187,7 +182,7 @@ class Store:
         try:
             self._db = Database(data_dir / MAIN_DB)
             self._tokens_db = Database(data_dir / TOKENS_DB)
-            self._indexes.attach(self._db)
+            self._main_indexes = _MainIndexes(self._db)
             self._records = RefreshRecords(self._tokens_db)
             pruned = self._records.prune(self.now()) + self._records.prune_revoked()
             if pruned:
@@ -213,7 +208,7 @@ class Store:
                         log.exception("compacting %s at shutdown failed", db.durable.path)
                 db.close()
         self._db = self._tokens_db = None
-        self._indexes, self._records = _MainIndexes(), None
+        self._main_indexes = self._records = None
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)

@@ -57,6 +57,10 @@ class StoreThread:
         """Run `fn` outside any unit, after every earlier job committed (open, close)."""
         return await self._submit(fn, alone=True)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _submit(self, fn: Callable[[], Any], alone: bool) -> asyncio.Future[Any]:
         if not self._thread.is_alive():
             raise RuntimeError("the store is closed")
