@@ -102,14 +102,16 @@ class Journal:
         self._fd: int | None = None
 
     def load(self) -> Replay | None:
-        """Read the journal (None if there is none) and cut off a torn tail, durably."""
+        """Read the journal, changing nothing; None if there is none."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        if not data:
-            return None
-        replay = parse(self.path, data)
+        return parse(self.path, data) if data else None
+
+    def open(self, replay: Replay) -> None:
+        """Append after the records `load` returned, cutting off a torn tail first (durably)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         if replay.torn_bytes:
             log.warning(
                 "journal %s: discarding a torn tail of %d bytes after %d good records "
@@ -118,14 +120,9 @@ class Journal:
                 replay.torn_bytes,
                 len(replay.records),
             )
-            with open(self.path, "r+b") as fh:
-                fh.truncate(replay.good_bytes)
-                os.fsync(fh.fileno())
-        return replay
-
-    def open(self, replay: Replay) -> None:
-        """Append after the records `load` returned."""
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            os.ftruncate(fd, replay.good_bytes)
+            os.fsync(fd)
+        self._fd = fd
         self.size = replay.good_bytes
         self.records = len(replay.records)
 

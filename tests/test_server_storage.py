@@ -175,8 +175,12 @@ def test_a_crash_between_snapshot_and_new_journal_loses_and_repeats_nothing(
     assert records(path) == [], "the absorbed journal is dropped"
     crash(again)
     write_snapshot(path, tables, 5)  # a journal from neither this generation nor the last
+    with open(journal_of(path), "ab") as fh:
+        fh.write(b"0badc0de {")
+    journal = journal_of(path).read_bytes()
     with pytest.raises(CorruptDatabaseError, match="does not follow"):
         DurableStorage(path)
+    assert journal_of(path).read_bytes() == journal, "a refusal changes nothing on disk"
 
 
 def test_a_unit_of_work_is_one_record_and_undone_as_a_whole(tmp_path: Path) -> None:
