@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,25 +89,3 @@ def parse_list_params(query: MultiMapping[str], allowed_order: Collection[str]) 
     if details:
         raise ValidationError("Invalid query parameters", details=details)
     return ListParams(page=page, quantity=quantity, order_field=field, descending=descending)
-
-
-def paginate(
-    items: Sequence[Mapping[str, Any]], params: ListParams, seq_key: str = "seq"
-) -> tuple[int, list[Mapping[str, Any]]]:
-    """Sort by (field, insertion order) in the requested direction and cut one page.
-
-    Ties are broken by insertion order (in the same direction), so pages are stable while
-    other clients append items.
-    """
-    ordered = sorted(
-        items,
-        key=lambda it: (_sort_value(it.get(params.order_field)), it[seq_key]),
-        reverse=params.descending,
-    )
-    start = params.offset
-    return len(ordered), ordered[start : start + params.quantity]
-
-
-def _sort_value(value: Any) -> tuple[int, Any]:
-    # None sorts first so that mixed null/non-null fields never raise TypeError.
-    return (0, "") if value is None else (1, value)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from reference_server.demo import DEMO_PRINCIPALS
-from reference_server.storage import MAIN_DB
+from reference_server.storage import MAIN_DB, TOKENS_DB
 from tests.support import free_port
 
 START_TIMEOUT = 30.0
@@ -127,7 +127,11 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path: Path) -> None:
             t.join(timeout=10)
         assert len(acked) >= 60
 
-    json.loads((tmp_path / MAIN_DB).read_text())  # the file is valid JSON
+    json.loads((tmp_path / MAIN_DB).read_text())  # the snapshot is valid JSON
+    journal = (tmp_path / MAIN_DB).with_suffix(".journal")
+    assert journal.read_bytes().count(b"\n") > len(acked), "the writes went to the journal"
+    with open(journal, "ab") as fh:  # what a power cut mid-write could leave behind
+        fh.write(b'0badc0de {"ops":[["accounts",99999,{"name":"to')
     with server(tmp_path, "--demo") as (_, base):
         headers = {"Authorization": f"Bearer {login(base)['access_token']}"}
         present = all_account_ids(base, headers)
@@ -180,6 +184,15 @@ def test_refuses_to_start_cleanly(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "not valid JSON" in err and "Traceback" not in err
     assert (corrupt / MAIN_DB).read_text().endswith('"half'), "never wiped"
+
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    record = {"hash": "ab" * 32, "family_id": "f", "user_id": "u", "org_id": "o", "used_at": None}
+    (edited / TOKENS_DB).write_text(json.dumps({"refresh_tokens": {"1": record}}))
+    proc = spawn(edited, free_port())
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and "'expires_at'" in err
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")

@@ -1,104 +1,329 @@
-"""The reference server's storage: atomic writes, corruption refusal, copies, batches, tenancy."""
+"""The reference server's storage: journal, snapshot, crash recovery, units of work, the store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import random
 from pathlib import Path
 
 import pytest
-from tinydb import TinyDB
+from tinydb import TinyDB, where
+from tinydb.storages import MemoryStorage
 
 from reference_server.config import Settings, StartupError
+from reference_server.durable import Database, DurableStorage
+from reference_server.indexes import Listing
+from reference_server.journal import encode
 from reference_server.pagination import ListParams
-from reference_server.storage import (
-    MAIN_DB,
-    AtomicJSONStorage,
-    CorruptDatabaseError,
-    Store,
-    isoformat,
-)
+from reference_server.refresh_records import PRUNE_PER_WRITE
+from reference_server.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
+from reference_server.storage import MAIN_DB, Store, isoformat
 from tests.support import FakeClock
 
 
-def test_write_goes_through_temp_file_and_rename(tmp_path: Path, monkeypatch) -> None:
+def journal_of(path: Path) -> Path:
+    return path.with_suffix(".journal")
+
+
+def records(path: Path) -> list[bytes]:
+    """The record lines of a database's journal (its header left out)."""
+    return journal_of(path).read_bytes().splitlines(keepends=True)[1:]
+
+
+def crash(db: Database) -> None:
+    """Drop a database the way a SIGKILL would: no compaction, nothing flushed on the way out."""
+    db.durable.journal.close()
+
+
+# ---------------------------------------------------------------- the durable layer
+
+
+def test_a_write_is_one_fsynced_journal_record_not_a_rewrite(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "db.json"
-    storage = AtomicJSONStorage(path)
-    calls: list[tuple[str, str]] = []
-    real_replace, real_fsync = os.replace, os.fsync
+    db = Database(path)
+    table = db.documents("t")
+    table.insert({"a": 0})
+    snapshot_before = path.read_bytes()
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b)))
+    table.insert({"a": 1})
+    table.update({"a": 2}, doc_ids=[1])
+    assert calls == ["fsync", "fsync"], "one fsync per write, and no file replaced"
+    assert path.read_bytes() == snapshot_before, "the snapshot is not rewritten"
+    assert len(records(path)) == 3
+    crash(db)
+    again = Database(path)
+    assert sorted(d["a"] for d in again.documents("t").all()) == [1, 2]
+
+
+def test_snapshot_is_written_through_a_temp_file_and_rename(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "db.json"
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
 
     def spy_replace(src, dst):
-        calls.append(("replace", Path(src).name))
+        calls.append("replace")
         assert Path(src).parent == path.parent, "temp file must be in the same directory"
-        assert json.loads(Path(src).read_text()) == {"t": {"1": {"a": 1}}}
         return real_replace(src, dst)
 
-    def spy_fsync(fd):
-        calls.append(("fsync", ""))
-        return real_fsync(fd)
-
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", spy_replace)
-    monkeypatch.setattr(os, "fsync", spy_fsync)
-    storage.write({"t": {"1": {"a": 1}}})
-    kinds = [c[0] for c in calls]
-    assert kinds == ["fsync", "replace", "fsync"], "fsync file, rename, fsync directory"
-    assert json.loads(path.read_text()) == {"t": {"1": {"a": 1}}}
+    write_snapshot(path, {"t": {"1": {"a": 1}}}, 3)
+    assert calls == ["fsync", "replace", "fsync"], "fsync file, rename, fsync directory"
+    meta = {"1": {"generation": 3}}
+    assert json.loads(path.read_text()) == {"t": {"1": {"a": 1}}, META_TABLE: meta}
     assert [p.name for p in tmp_path.iterdir()] == ["db.json"], "no temp file left behind"
 
 
-def test_failed_write_keeps_previous_state(tmp_path: Path, monkeypatch) -> None:
-    path = tmp_path / "db.json"
-    storage = AtomicJSONStorage(path)
-    storage.write({"t": {"1": {"v": "old"}}})
+def test_a_database_written_by_the_previous_version_loads(tmp_path: Path) -> None:
+    """Earlier versions wrote the plain TinyDB JSON document, as TinyDB's JSONStorage does."""
+    path = tmp_path / "dpaas.json"
+    old = TinyDB(path)
+    old.table("accounts").insert_multiple({"name": f"a{i}", "meta": {"i": i}} for i in range(5))
+    old.table("users").insert({"email": "u@example.com"})
+    old.close()
+    db = Database(path)
+    assert [d["name"] for d in db.documents("accounts").all()] == [f"a{i}" for i in range(5)]
+    assert db.documents("accounts").get(doc_id=3) == {"name": "a2", "meta": {"i": 2}}
+    db.documents("accounts").insert({"name": "new"})
+    assert db.documents("accounts").get(where("name") == "new").doc_id == 6
+    crash(db)
+    assert len(Database(path).documents("accounts")) == 6
 
-    def boom(src, dst):
-        raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
-        storage.write({"t": {"1": {"v": "new"}}})
-    assert storage.read() == {"t": {"1": {"v": "old"}}}
-    assert json.loads(path.read_text()) == {"t": {"1": {"v": "old"}}}
-    assert [p.name for p in tmp_path.iterdir()] == ["db.json"]
-
-
-@pytest.mark.parametrize("content", ["", "{", '{"t": [1, 2]}', "[]", "\x00\x00garbage"])
-def test_corrupt_file_refuses_to_load(tmp_path: Path, content: str) -> None:
+@pytest.mark.parametrize(
+    "content",
+    ["", "{", '{"t": [1, 2]}', "[]", "\x00\x00garbage", '{"t": {"x": {}}}', '{"t": {"1": 5}}',
+     '{"_journal": {"1": {"generation": "7"}}}'],
+)
+def test_corrupt_snapshot_refuses_to_load(tmp_path: Path, content: str) -> None:
     path = tmp_path / "db.json"
     path.write_text(content)
     with pytest.raises(CorruptDatabaseError):
-        AtomicJSONStorage(path)
+        DurableStorage(path)
     assert path.read_text() == content, "a corrupt file is never overwritten"
 
 
-def test_read_returns_fresh_copies(tmp_path: Path) -> None:
-    storage = AtomicJSONStorage(tmp_path / "db.json")
-    assert storage.read() is None
-    storage.write({"t": {"1": {"meta": {"k": "v"}}}})
-    first = storage.read()
-    assert first is not None
-    first["t"]["1"]["meta"]["k"] = "mutated"
-    assert storage.read() == {"t": {"1": {"meta": {"k": "v"}}}}
+def test_a_torn_journal_tail_is_cut_off_and_logged(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    crash(db)
+    good = journal_of(path).read_bytes()
+    last = encode({"ops": [["t", 4, {"i": 3}]]})
+    for torn in (last[:-1], last[:10], b"\x00" * 300, last[:-3] + b"\n"):
+        journal_of(path).write_bytes(good + torn)
+        with caplog.at_level(logging.WARNING, logger="reference_server.journal"):
+            again = Database(path)
+        assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
+        assert journal_of(path).read_bytes() == good, "the torn tail is truncated"
+        assert "torn tail" in caplog.text
+        caplog.clear()
+        crash(again)
 
 
-def test_batch_is_one_write_and_rolls_back(tmp_path: Path) -> None:
-    db = TinyDB(tmp_path / "db.json", storage=AtomicJSONStorage)
-    storage: AtomicJSONStorage = db.storage  # type: ignore[assignment]
-    table = db.table("t", cache_size=0)
-    with storage.batch():
-        for i in range(5):
-            table.insert({"i": i})
-        assert len(table) == 5, "reads inside a batch see pending writes"
-        assert not (tmp_path / "db.json").exists(), "nothing written before the batch ends"
-    assert storage.writes == 1
-    assert len(json.loads((tmp_path / "db.json").read_text())["t"]) == 5
+def test_damage_before_good_records_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    crash(db)
+    lines = journal_of(path).read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'"i":1', b'"i":7')  # the CRC no longer matches
+    damaged = b"".join(lines)
+    journal_of(path).write_bytes(damaged)
+    with pytest.raises(CorruptDatabaseError, match="good records follow a bad one"):
+        DurableStorage(path)
+    assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
 
-    with pytest.raises(RuntimeError), storage.batch():
-        table.insert({"i": 99})
+
+def test_compaction_folds_the_journal_into_the_snapshot(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    for i in range(10):
+        table.insert({"i": i})
+    table.remove(doc_ids=[1, 2])
+    db.durable.compact()
+    snapshot = json.loads(path.read_text())
+    assert sorted(snapshot["t"], key=int) == [str(i) for i in range(3, 11)]
+    assert records(path) == [], "a new, empty journal generation"
+    assert json.loads(journal_of(path).read_bytes().splitlines()[0])["generation"] == 1
+    table.insert({"i": 10})
+    crash(db)
+    assert len(Database(path).documents("t")) == 9
+
+
+def test_a_crash_between_snapshot_and_new_journal_loses_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    db.documents("t").insert({"i": 0})
+    db.documents("t").insert({"i": 1})
+    tables = json.loads(json.dumps(db.storage.read()))
+    crash(db)
+    write_snapshot(path, tables, 1)  # the new snapshot landed, the old journal is still there
+    again = Database(path)
+    assert [d["i"] for d in again.documents("t").all()] == [0, 1]
+    assert records(path) == [], "the absorbed journal is dropped"
+    crash(again)
+    write_snapshot(path, tables, 5)  # a journal from neither this generation nor the last
+    with open(journal_of(path), "ab") as fh:
+        fh.write(b"0badc0de {")
+    journal = journal_of(path).read_bytes()
+    with pytest.raises(CorruptDatabaseError, match="does not follow"):
+        DurableStorage(path)
+    assert journal_of(path).read_bytes() == journal, "a refusal changes nothing on disk"
+
+
+def test_a_unit_of_work_is_one_record_and_undone_as_a_whole(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    seen: list[tuple[int, object, object]] = []
+    db.durable.listen("t", lambda i, before, after: seen.append((i, before, after)))
+    with db.durable.transaction():
+        table.insert({"i": 1})
+        table.insert({"i": 2})
+        table.update({"i": 3}, doc_ids=[1])
+    assert len(records(path)) == 1
+    seen.clear()
+    with pytest.raises(RuntimeError), db.durable.transaction():
+        table.update({"i": 9}, doc_ids=[1, 2])
+        table.remove(doc_ids=[2])
         raise RuntimeError("abort")
-    assert storage.writes == 1
-    assert len(table) == 5, "a failed batch leaves no trace"
+    assert [(d.doc_id, d["i"]) for d in table.all()] == [(1, 3), (2, 2)]
+    assert len(records(path)) == 1, "nothing journaled"
+    assert seen[-2:] == [(2, None, {"i": 2}), (1, {"i": 9}, {"i": 3})], "listeners hear the undo"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "\ud800", {1, 2}])
+def test_what_json_cannot_hold_is_refused_and_leaves_no_trace(tmp_path: Path, bad) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    table.insert({"ok": True})
+    with pytest.raises((ValueError, TypeError)):
+        table.insert({"bad": bad})
+    with pytest.raises((ValueError, TypeError)):
+        table.update({"bad": bad}, doc_ids=[1])
+    assert table.all() == [{"ok": True}]
+    assert len(records(path)) == 1
+    table.insert({"ok": False})
+    assert len(table) == 2, "and the next write works"
+
+
+def test_a_failed_fsync_undoes_the_write_and_cuts_the_journal_back(
+    tmp_path: Path, monkeypatch
+) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    table = db.documents("t")
+    table.insert({"v": "old"})
+    size = journal_of(path).stat().st_size
+
+    def boom(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", boom)
+        with pytest.raises(OSError):
+            table.update({"v": "new"}, doc_ids=[1])
+    assert table.get(doc_id=1) == {"v": "old"}
+    assert journal_of(path).stat().st_size == size
+    table.update({"v": "newer"}, doc_ids=[1])
+    crash(db)
+    assert Database(path).documents("t").get(doc_id=1) == {"v": "newer"}
+
+
+def test_journaled_tables_behave_like_tinydb(tmp_path: Path) -> None:
+    """The same random operations on stock TinyDB and on `Database` leave the same tables."""
+    rng = random.Random(8)
+    stock = TinyDB(storage=MemoryStorage)
+    ours = Database(tmp_path / "db.json")
+    for step in range(400):
+        op = rng.choice(["insert", "insert_multiple", "update", "update_where", "remove",
+                         "remove_where", "upsert", "truncate" if step % 97 == 96 else "insert"])
+        name = rng.choice(["a", "b"])
+        n = rng.randrange(5)
+        for db in (stock, ours):
+            t = db.table(name, cache_size=0)
+            ids = [d.doc_id for d in t.all()]
+            pick = [i for i in ids if i % 3 == n % 3][:2]
+            if op == "insert":
+                t.insert({"n": n, "nested": {"step": step}})
+            elif op == "insert_multiple":
+                t.insert_multiple({"n": n + k} for k in range(3))
+            elif op == "update":
+                t.update({"n": n * 10}, doc_ids=pick)
+            elif op == "update_where":
+                t.update(lambda d, seen=step: d.update(seen=seen), where("n") == n)
+            elif op == "remove":
+                t.remove(doc_ids=pick)
+            elif op == "remove_where":
+                t.remove(where("n") == n)
+            elif op == "upsert":
+                t.upsert({"n": n, "up": step}, where("n") == n)
+            else:
+                t.truncate()
+        assert stock.storage.read() == ours.storage.read(), f"step {step}: {op}"
+    crash(ours)
+    assert Database(tmp_path / "db.json").storage.read() == stock.storage.read()
+
+
+# ---------------------------------------------------------------- indexes
+
+
+def test_listing_pages_match_a_full_sort(tmp_path: Path) -> None:
+    """Pages read off the index equal slices of the tenant's rows sorted from scratch."""
+    rng = random.Random(3)
+    db = Database(tmp_path / "db.json")
+    fields = ("created_at", "name", "updated_at")
+    listing = Listing("accounts", fields)
+    db.durable.listen("accounts", listing.change)
+    table = db.documents("accounts")
+    stamps = [isoformat(1_700_000_000 + i // 3) for i in range(60)]  # with ties
+    for i in range(200):
+        table.insert({
+            "organization_id": rng.choice("ab"),
+            "name": rng.choice([None, "x", "Y", f"n{i % 7}", "é"]),
+            "created_at": rng.choice(stamps),
+            "updated_at": rng.choice(stamps),
+        })
+    table.update({"updated_at": stamps[0]}, doc_ids=rng.sample(range(1, 201), 30))
+    table.update({"organization_id": "b"}, doc_ids=rng.sample(range(1, 201), 20))
+    table.remove(doc_ids=rng.sample(range(1, 201), 25))
+    with pytest.raises(RuntimeError), db.durable.transaction():  # an undone unit moves nothing
+        table.update({"organization_id": "c", "name": "zzz"}, doc_ids=list(range(1, 201)))
+        raise RuntimeError("abort")
+    for org in "ab":
+        docs = [(d.doc_id, d) for d in table.all() if d["organization_id"] == org]
+        rows = listing.rows(org)
+        assert rows.total == len(docs)
+        for field in fields:
+            for descending in (False, True):
+                ordered = sorted(
+                    docs,
+                    key=lambda p, f=field: (p[1][f] is not None, p[1][f] or "", p[0]),
+                    reverse=descending,
+                )
+                expected = [doc_id for doc_id, _ in ordered]
+                for quantity in (1, 7, 100):
+                    for page in range(1, len(docs) // quantity + 3):
+                        params = ListParams(page, quantity, field, descending)
+                        assert rows.page(params) == expected[params.offset :][:quantity]
+    assert listing.rows("c").total == 0
+    assert listing.all_rows().total == len(table)
+
+
+# ---------------------------------------------------------------- the store
 
 
 def _settings(tmp_path: Path, clock: FakeClock | None = None) -> Settings:
@@ -115,9 +340,9 @@ def test_store_tenant_scoping_default_switch_and_ordering(tmp_path: Path) -> Non
             first = await store.create_account("org-a", "First", is_default=True)
             clock.advance(1)
             await store.create_account("org-b", "Foreign", is_default=True)
-            writes_before = store.main_storage.writes
+            journaled = store.main_storage.journal.records
             second = await store.create_account("org-a", "Second", is_default=True)
-            assert store.main_storage.writes == writes_before + 1, "default switch is one write"
+            assert store.main_storage.journal.records == journaled + 1, "one record"
             # Same timestamp for three more: ties broken by insertion order.
             for name in ("t1", "t2", "t3"):
                 await store.create_account("org-a", name)
@@ -139,6 +364,24 @@ def test_store_tenant_scoping_default_switch_and_ordering(tmp_path: Path) -> Non
             other = await store.list_accounts("org-b", ListParams())
             assert [a["name"] for a in other.results] == ["Foreign"]
             assert other.results[0]["is_default"] is True, "other tenants are untouched"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_store_hands_out_copies(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = Store(_settings(tmp_path))
+        await store.open()
+        try:
+            made = await store.create_account("org-a", "A", metadata={"tags": ["x"]})
+            made["metadata"]["tags"].append("changed by the caller")
+            listed = (await store.list_accounts("org-a", ListParams())).results[0]
+            assert listed["metadata"] == {"tags": ["x"]}
+            listed["metadata"]["tags"].append("changed again")
+            again = (await store.list_accounts("org-a", ListParams())).results[0]
+            assert again["metadata"] == {"tags": ["x"]}
         finally:
             await store.close()
 
@@ -172,14 +415,17 @@ def test_store_refuses_corrupt_database(tmp_path: Path) -> None:
     assert (tmp_path / MAIN_DB).read_text() == '{"accounts": {"1": '
 
 
-def test_concurrent_creates_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_creates_lose_nothing_and_share_fsyncs(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = Store(_settings(tmp_path))
         await store.open()
         try:
+            commits = store.main_storage.commits
             made = await asyncio.gather(
                 *(store.create_account("org-a", f"acc-{i}") for i in range(40))
             )
+            assert store.main_storage.journal.records >= 40
+            assert store.main_storage.commits - commits < 40, "group commit"
             page = await store.list_accounts("org-a", ListParams(quantity=100))
             assert page.total == 40
             assert {a["id"] for a in page.results} == {a["id"] for a in made}
@@ -188,4 +434,108 @@ def test_concurrent_creates_lose_nothing(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     data = json.loads((tmp_path / MAIN_DB).read_text())
-    assert len(data["accounts"]) == 40
+    assert len(data["accounts"]) == 40, "closing folds the journal into the snapshot"
+
+
+# ---------------------------------------------------------------- refresh-token records
+
+
+def _token_record(token_hash: str, now: float, ttl: float = 100.0) -> dict[str, object]:
+    return {"hash": token_hash, "family_id": f"fam-{token_hash}", "parent_hash": None,
+            "user_id": "user-1", "org_id": "org-1", "issued_at": now, "expires_at": now + ttl,
+            "used_at": None}
+
+
+def _with_store(tmp_path: Path, clock: FakeClock, body) -> None:
+    async def scenario() -> None:
+        store = Store(_settings(tmp_path, clock))
+        await store.open()
+        try:
+            await store.seed_if_empty({
+                "organizations": [{"id": "org-1", "slug": "org"}],
+                "users": [{"id": "user-1", "organization_id": "org-1", "is_active": True}],
+            })
+            await body(store)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_spent_token_keeps_only_what_reuse_detection_needs(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def body(store: Store) -> None:
+        await store.insert_refresh_token(_token_record("h0", clock.now))
+        assert (await store.rotate_refresh_token("h0", {"hash": "h1"})).status == "ok"
+        spent = await store.find_refresh_token("h0")
+        assert spent is not None
+        assert set(spent) == {"hash", "family_id", "user_id", "expires_at", "used_at"}
+        assert (await store.rotate_refresh_token("h0", {"hash": "h2"})).status == "reused"
+        assert await store.find_refresh_token("h1") is None, "the family is gone"
+        assert await store.find_refresh_token("h0") is None
+
+    _with_store(tmp_path, clock, body)
+
+
+def test_expired_records_are_dropped_while_the_server_runs(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def body(store: Store) -> None:
+        for i in range(40):
+            await store.insert_refresh_token(_token_record(f"old{i}", clock.now, ttl=10))
+        await store.rotate_refresh_token("old0", {"hash": "old0-next"})
+        clock.advance(11)
+        await store.insert_refresh_token(_token_record("new", clock.now))
+        left = [h for i in range(40) if await store.find_refresh_token(h := f"old{i}")]
+        assert len(left) == 40 - PRUNE_PER_WRITE, "a write drops a bounded few, oldest first"
+        assert await store.prune_refresh_tokens() == len(left) + 1
+        assert await store.find_refresh_token("old0-next") is None
+        assert await store.find_refresh_token("new") is not None
+
+    _with_store(tmp_path, clock, body)
+
+
+def test_a_rotation_writes_as_much_after_a_long_chain_as_at_its_start(tmp_path: Path) -> None:
+    clock = FakeClock()
+    sizes: list[int] = []
+
+    async def body(store: Store) -> None:
+        await store.insert_refresh_token(_token_record(f"{0:064x}", clock.now, ttl=10**6))
+        for i in range(600):
+            before = store.tokens_storage.journal.size
+            result = await store.rotate_refresh_token(f"{i:064x}", {"hash": f"{i + 1:064x}"})
+            assert result.status == "ok"
+            sizes.append(store.tokens_storage.journal.size - before)
+        assert await store.rotate_refresh_token(f"{0:064x}", {"hash": "x"}) is not None
+
+    _with_store(tmp_path, clock, body)
+    # One record each, of the same size but for the digits of document ids: no rewrite grows.
+    assert max(sizes) - min(sizes) <= 4 * 2, sizes
+
+
+def test_a_refresh_record_missing_a_field_refuses_to_start(tmp_path: Path) -> None:
+    record = _token_record("h0", 1.0)
+    del record["expires_at"]
+    (tmp_path / "tokens.json").write_text(json.dumps({"refresh_tokens": {"1": record}}))
+
+    async def scenario() -> None:
+        with pytest.raises(CorruptDatabaseError, match="record 1 has no valid 'expires_at'"):
+            await Store(_settings(tmp_path)).open()
+
+    asyncio.run(scenario())
+
+
+def test_the_data_dir_is_created_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "parent" / "data"
+
+    async def scenario() -> None:
+        store = Store(_settings(data_dir))
+        await store.open()
+        await store.close()
+
+    asyncio.run(scenario())
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    assert {p.name: p.stat().st_mode & 0o777 for p in data_dir.iterdir()} == dict.fromkeys(
+        [".lock", "dpaas.json", "dpaas.journal", "tokens.json", "tokens.journal"], 0o600
+    )

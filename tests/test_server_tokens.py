@@ -282,10 +282,11 @@ def test_refresh_family_expires_and_is_pruned(tmp_path: Path) -> None:
 def test_rotation_is_one_durable_write_storing_only_hashes(tmp_path: Path) -> None:
     async def body(tokens: TokenService, clock: FakeClock) -> None:
         t0 = (await tokens.issue(USER))["refresh_token"]
-        before = tokens.store.tokens_storage.writes
+        storage = tokens.store.tokens_storage
+        records, commits = storage.journal.records, storage.commits
         t1 = (await tokens.rotate(t0))["refresh_token"]  # type: ignore[index]
-        assert tokens.store.tokens_storage.writes == before + 1
-        text = (tmp_path / TOKENS_DB).read_text()
+        assert (storage.journal.records, storage.commits) == (records + 1, commits + 1)
+        text = "".join(p.read_text() for p in tmp_path.iterdir() if p.name.startswith("tokens."))
         assert t0 not in text and t1 not in text
         assert hash_refresh_token(t1) in text
 

@@ -23,14 +23,14 @@ from typing import Any
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
-from tinydb import where
 
 from reference_server.app import Components
 from reference_server.bearer import require
 from reference_server.errors import ApiError
-from reference_server.pagination import ListParams, Page, paginate
+from reference_server.indexes import Listing, Rows
+from reference_server.pagination import ListParams, Page
 from reference_server.policy import ACTION_CREATE_ACCOUNT, accounts_resource, is_allowed
-from reference_server.storage import USER_FIELDS, RotationResult, Store
+from reference_server.storage import USER_FIELDS, RotationResult, Store, isoformat
 from reference_server.tokens import TokenService, hash_refresh_token
 from tests.mutants.rewrite import (
     is_list,
@@ -75,10 +75,6 @@ def middleware(*mws: Any) -> dict[str, Any]:
 # --- refresh tokens ------------------------------------------------------------------------
 
 
-async def find_token(store: Store, token_hash: str) -> Any:
-    return await store._run(lambda: store._tokens().get(where("hash") == token_hash))
-
-
 class SameRefreshToken(TokenService):
     async def rotate(self, refresh_token: str) -> dict[str, Any] | None:
         tokens = await super().rotate(refresh_token)
@@ -88,34 +84,50 @@ class SameRefreshToken(TokenService):
 class ForgetsUse(Store):
     """Never marks a refresh token used: rotated tokens stay valid forever."""
 
-    def _rotate_sync(self, token_hash: str, successor: dict[str, Any]) -> RotationResult:
-        self._tokens().update({"used_at": None}, where("hash") == token_hash)
-        return super()._rotate_sync(token_hash, successor)
+    async def rotate_refresh_token(
+        self, token_hash: str, successor: Mapping[str, Any]
+    ) -> RotationResult:
+        current = await self.find_refresh_token(token_hash)
+        if current is None or current["expires_at"] <= self.now() or current.get("revoked_at"):
+            return RotationResult("invalid")
+        user = await self.get_active_user(current["user_id"], current["org_id"])
+        if user is None:
+            return RotationResult("invalid")
+        record = {**current, **successor, "parent_hash": token_hash, "issued_at": self.now()}
+        await self.insert_refresh_token(record)
+        return RotationResult("ok", user=user, record=record)
 
 
 class KeepsFamily(Store):
-    def _revoke_family_sync(self, family_id: str, reason: str) -> int:
+    async def revoke_family(self, family_id: str, reason: str = "revoked") -> int:
         return 0
 
 
 class RacyRotation(TokenService):
-    """Checks the token, then writes later without checking again: a check-then-act race."""
+    """Checks the token, then writes later without checking again: a check-then-act race.
+
+    The first request to get past the gap rotates; any other that passed the check before
+    that write stores its own successor in the family, as a server without a re-check would.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._written: set[str] = set()
 
     async def rotate(self, refresh_token: str) -> dict[str, Any] | None:
         token_hash = hash_refresh_token(refresh_token)
-        record = await find_token(self.store, token_hash)
+        record = await self.store.find_refresh_token(token_hash)
         if record is None or record.get("used_at") is not None or record.get("revoked_at"):
             return await super().rotate(refresh_token)
         await asyncio.sleep(0.3)  # the gap between the check and the write, widened
+        if token_hash not in self._written:
+            self._written.add(token_hash)
+            return await super().rotate(refresh_token)
         successor = secrets.token_urlsafe(32)
-
-        def write() -> None:
-            table = self.store._tokens()
-            table.update({"used_at": self.settings.clock()}, where("hash") == token_hash)
-            table.insert({**record, "hash": hash_refresh_token(successor), "used_at": None,
-                          "parent_hash": token_hash})
-
-        await self.store._run(write)
+        await self.store.insert_refresh_token({
+            **record, "hash": hash_refresh_token(successor), "parent_hash": token_hash,
+            "issued_at": self.settings.clock(),
+        })
         return self._token_response(record["user_id"], record["org_id"], successor)
 
 
@@ -128,7 +140,7 @@ class DeadSuccessor(TokenService):
 class CrashesOnUnknownRefresh(TokenService):
     async def rotate(self, refresh_token: str) -> dict[str, Any] | None:
         token_hash = hash_refresh_token(refresh_token)
-        if await find_token(self.store, token_hash) is None:
+        if await self.store.find_refresh_token(token_hash) is None:
             raise KeyError(token_hash)  # an unhandled lookup miss: a 500
         return await super().rotate(refresh_token)
 
@@ -440,23 +452,33 @@ mutant(
 
 
 class TotalIsPageSize(Store):
-    def _list_sync(
-        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
-    ) -> Page:
-        page = super()._list_sync(table, organization_id, params, fields)
+    async def list_accounts(self, organization_id: str, params: ListParams) -> Page:
+        page = await super().list_accounts(organization_id, params)
+        return Page(total=len(page.results), results=page.results)
+
+    async def list_users(self, organization_id: str, params: ListParams) -> Page:
+        page = await super().list_users(organization_id, params)
         return Page(total=len(page.results), results=page.results)
 
 
 class OverlappingPages(Store):
     """Off by one: every page after the first starts with the previous page's last item."""
 
-    def _list_sync(self, table: str, organization_id: str, params: ListParams,
-                   fields: tuple[str, ...]) -> Page:
-        everything = dataclasses.replace(params, page=1, quantity=10**9)
-        total, ordered = paginate(self._rows(table, organization_id), everything)
+    @staticmethod
+    def through(params: ListParams) -> ListParams:
+        return dataclasses.replace(params, page=1, quantity=params.offset + params.quantity)
+
+    @staticmethod
+    def shifted(everything: Page, params: ListParams) -> Page:
         start = max(0, params.offset - 1)
-        return Page(total, [{f: r.get(f) for f in fields}
-                            for r in ordered[start:start + params.quantity]])
+        return Page(everything.total, everything.results[start : start + params.quantity])
+
+    async def list_accounts(self, organization_id: str, params: ListParams) -> Page:
+        page = await super().list_accounts(organization_id, self.through(params))
+        return self.shifted(page, params)
+
+    async def list_users(self, organization_id: str, params: ListParams) -> Page:
+        return self.shifted(await super().list_users(organization_id, self.through(params)), params)
 
 
 def uncapped(request: web.Request) -> bool:
@@ -560,10 +582,10 @@ class AllTenants(Store):
 
     table = "accounts"
 
-    def _rows(self, table: str, organization_id: str) -> list[dict[str, Any]]:
-        if table != self.table:
-            return super()._rows(table, organization_id)
-        return [{**doc, "seq": doc.doc_id} for doc in self._table(table).all()]
+    def tenant_rows(self, listing: Listing, organization_id: str) -> Rows:
+        if listing.name != self.table:
+            return super().tenant_rows(listing, organization_id)
+        return listing.all_rows()
 
 
 class AllTenantsUsers(AllTenants):
@@ -571,12 +593,19 @@ class AllTenantsUsers(AllTenants):
 
 
 class NotPersisted(Store):
-    def _create_account_sync(
-        self, organization_id: str, name: str, is_default: bool, metadata: dict[str, Any]
+    """Answers a create with the account it would have stored, and stores nothing."""
+
+    async def create_account(
+        self,
+        organization_id: str,
+        name: str,
+        is_default: bool = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        account = super()._create_account_sync(organization_id, name, is_default, metadata)
-        self._table("accounts").remove(where("id") == account["id"])
-        return account
+        now = isoformat(self.now())
+        return {"id": self.new_account_id(), "name": name, "organization_id": organization_id,
+                "is_default": is_default, "is_active": True, "metadata": dict(metadata or {}),
+                "created_at": now, "updated_at": now}
 
 
 def handles_create(make_body: Callable[[dict[str, Any], str], dict[str, Any] | None]) -> Any:
@@ -720,26 +749,15 @@ mutant(
 
 
 class LeaksHash(Store):
-    def _list_sync(
-        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
-    ) -> Page:
-        extra = ("password_hash",) if table == "users" else ()
-        return super()._list_sync(table, organization_id, params, fields + extra)
+    user_fields = (*USER_FIELDS, "password_hash")
 
 
 class UserFieldsMissing(Store):
-    dropped = "created_at"
-
-    def _list_sync(
-        self, table: str, organization_id: str, params: ListParams, fields: tuple[str, ...]
-    ) -> Page:
-        if table == "users":
-            fields = tuple(f for f in USER_FIELDS if f != self.dropped)
-        return super()._list_sync(table, organization_id, params, fields)
+    user_fields = tuple(f for f in USER_FIELDS if f != "created_at")
 
 
-class NoMfaField(UserFieldsMissing):
-    dropped = "mfa_enabled"
+class NoMfaField(Store):
+    user_fields = tuple(f for f in USER_FIELDS if f != "mfa_enabled")
 
 
 mutant(

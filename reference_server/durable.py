@@ -1,0 +1,352 @@
+"""TinyDB kept in memory and made durable by a journal, compacted into a snapshot now and then.
+
+TinyDB holds the documents and answers the queries. What it does not do well is disk: its
+storages rewrite the whole file on every write, and every table write copies the whole table.
+Here the documents stay in memory; `JournaledTable` applies each write in place and reports the
+documents it changed; a unit of work (one store job) becomes one journal record; `commit()`
+writes and fsyncs the records of the units that ran since the last commit (group commit).
+When the journal has grown past the snapshot, `compact()` writes a new snapshot and starts a new
+journal generation. Listeners (the indexes) hear of every change, including undos.
+
+Not thread-safe, on purpose: one thread (the store thread) owns a `DurableStorage`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Table
+
+from .journal import Journal, encode
+from .snapshot import CorruptDatabaseError, Tables, read_snapshot, write_snapshot
+
+log = logging.getLogger("reference_server.durable")
+
+#: Compact once the journal holds this much more than the last snapshot (and at least this).
+COMPACT_MIN_BYTES = 8 * 1024 * 1024
+
+Doc = dict[str, Any]
+#: listener(doc_id, before, after): before None = inserted, after None = removed
+Listener = Callable[[int, Mapping[str, Any] | None, Mapping[str, Any] | None], None]
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON value (faster than copy.deepcopy, which it replaces here)."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
+class _Unit:
+    """The documents one unit of work changed, with what each was before it (for undo)."""
+
+    def __init__(self) -> None:
+        self.before: dict[tuple[str, int], Doc | None] = {}
+        self.record: bytes = b""
+
+
+class DurableStorage(Storage):
+    """A TinyDB storage: `path` is the snapshot, `path.with_suffix('.journal')` the journal."""
+
+    def __init__(self, path: str | Path, compact_min_bytes: int = COMPACT_MIN_BYTES) -> None:
+        self.path = Path(path)
+        self.journal = Journal(self.path.with_suffix(".journal"))
+        self.compact_min_bytes = compact_min_bytes
+        self.commits = 0  # fsynced journal writes, for tests and the benchmark
+        self.broken: BaseException | None = None
+        self._listeners: dict[str, list[Listener]] = {}
+        self._unit: _Unit | None = None
+        self._pending: list[_Unit] = []  # ended units whose record is not yet durable
+        self._data: Tables = {}
+        self._snapshot_bytes = 0
+        self._generation = 0
+        self._load()
+
+    # ----------------------------------------------------------------- start
+
+    def _load(self) -> None:
+        snapshot = read_snapshot(self.path)
+        if snapshot is not None:
+            self._data, self._generation = snapshot
+            self._snapshot_bytes = self.path.stat().st_size
+        replay = self.journal.load()
+        if replay is not None and replay.generation == self._generation:
+            for record in replay.records:
+                self._replay(record)
+            self.journal.open(replay)
+            return
+        if replay is not None and replay.generation != self._generation - 1:
+            raise CorruptDatabaseError(
+                f"journal {self.journal.path} (generation {replay.generation}) does not follow "
+                f"snapshot {self.path} (generation {self._generation})"
+            )
+        # No journal, or one the snapshot already absorbed (a crash between the two renames).
+        if snapshot is None:
+            self._snapshot_bytes = write_snapshot(self.path, self._data, self._generation)
+        self.journal.start(self._generation)
+
+    def _replay(self, record: Mapping[str, Any]) -> None:
+        ops = record.get("ops")
+        if not isinstance(ops, list):
+            raise CorruptDatabaseError(f"journal {self.journal.path} has a record without ops")
+        for op in ops:
+            if not (
+                isinstance(op, list)
+                and len(op) == 3
+                and isinstance(op[0], str)
+                and type(op[1]) is int
+                and op[1] > 0
+                and (op[2] is None or isinstance(op[2], dict))
+            ):
+                raise CorruptDatabaseError(f"journal {self.journal.path} has a malformed record")
+            table, doc_id, doc = op
+            if doc is None:
+                self._data.get(table, {}).pop(str(doc_id), None)
+            else:
+                self._data.setdefault(table, {})[str(doc_id)] = doc
+
+    # ----------------------------------------------------------------- TinyDB's Storage API
+
+    def read(self) -> Tables:
+        """The live tables, not a copy: only `JournaledTable` and the store thread see them."""
+        return self._data
+
+    def write(self, data: Tables) -> None:
+        raise NotImplementedError("whole-database writes are not journaled; use table methods")
+
+    def close(self) -> None:
+        self.journal.close()
+
+    # ----------------------------------------------------------------- changes
+
+    def listen(self, table: str, listener: Listener) -> None:
+        """Call `listener` for every document of `table` now, then on every change."""
+        self._listeners.setdefault(table, []).append(listener)
+        for doc_id, doc in self._data.get(table, {}).items():
+            listener(int(doc_id), None, doc)
+
+    def live_table(self, name: str) -> dict[str, Doc]:
+        return self._data.setdefault(name, {})
+
+    def changed(self, table: str, before: Mapping[int, Doc | None], ok: bool = True) -> None:
+        """`JournaledTable` reports the documents a write touched and what they were before.
+
+        Outside a unit (offline seeding, tests) each write is its own unit, committed at once.
+        """
+        autocommit = self._unit is None
+        if autocommit:
+            self.begin()
+        unit = self._unit
+        assert unit is not None
+        live = self._data.get(table, {})
+        for doc_id, old in before.items():
+            new = live.get(str(doc_id))
+            if old == new:
+                continue
+            unit.before.setdefault((table, doc_id), old)
+            for listener in self._listeners.get(table, ()):
+                listener(doc_id, old, new)
+        if autocommit:
+            if not ok:
+                self.abort()
+                return
+            try:
+                self.prepare()
+            except BaseException:
+                self.abort()
+                raise
+            self.end()
+            self.commit()
+
+    # ----------------------------------------------------------------- units and commits
+
+    def begin(self) -> None:
+        assert self._unit is None, "units do not nest"
+        if self.broken is not None:
+            raise RuntimeError(f"storage {self.path} failed earlier: {self.broken}")
+        self._unit = _Unit()
+
+    def prepare(self) -> None:
+        """Encode the unit's record; raises (and the caller aborts) if it cannot be stored."""
+        unit = self._unit
+        assert unit is not None
+        if unit.before:
+            ops = [
+                [table, doc_id, self._data.get(table, {}).get(str(doc_id))]
+                for table, doc_id in unit.before
+            ]
+            unit.record = encode({"ops": ops})
+
+    def end(self) -> None:
+        """The unit is done (after `prepare`); its record waits for `commit()`."""
+        unit, self._unit = self._unit, None
+        assert unit is not None
+        if unit.before:
+            assert unit.record, "prepare() first"
+            self._pending.append(unit)
+
+    def abort(self) -> None:
+        """Undo the current unit in memory (its record was never written)."""
+        unit, self._unit = self._unit, None
+        if unit is not None:
+            self._undo(unit)
+
+    def commit(self) -> None:
+        """Make every ended unit durable: one write and one fsync. On failure undo them all."""
+        if not self._pending:
+            return
+        units, self._pending = self._pending, []
+        try:
+            self.journal.append(b"".join(u.record for u in units), len(units))
+        except BaseException as exc:
+            for unit in reversed(units):
+                self._undo(unit)
+            log.error("journal write to %s failed: %s", self.journal.path, exc)
+            if self.journal.failed is not None:
+                self.broken = self.journal.failed
+            raise
+        self.commits += 1
+
+    def rollback(self) -> None:
+        """Undo every ended unit not yet committed (another storage's commit failed)."""
+        units, self._pending = self._pending, []
+        for unit in reversed(units):
+            self._undo(unit)
+
+    def _undo(self, unit: _Unit) -> None:
+        for (table, doc_id), old in reversed(list(unit.before.items())):
+            live = self.live_table(table)
+            current = live.get(str(doc_id))
+            if old is None:
+                live.pop(str(doc_id), None)
+            else:
+                live[str(doc_id)] = old
+            for listener in self._listeners.get(table, ()):
+                listener(doc_id, current, old)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One unit of work, durable when the block exits; undone if it raises."""
+        self.begin()
+        try:
+            yield
+            self.prepare()
+        except BaseException:
+            self.abort()
+            raise
+        self.end()
+        self.commit()
+
+    # ----------------------------------------------------------------- compaction
+
+    @property
+    def journal_bytes(self) -> int:
+        return self.journal.size
+
+    def should_compact(self) -> bool:
+        return self.journal.size > max(self.compact_min_bytes, self._snapshot_bytes)
+
+    def compact(self) -> None:
+        """Fold the journal into a new snapshot; then start the next journal generation.
+
+        Crash-safe in every order: until the snapshot's rename it is the old snapshot plus the
+        old journal; after it, the new snapshot names the next generation, so the old journal
+        (one generation behind) is known to be absorbed and is dropped at the next start.
+        """
+        assert self._unit is None and not self._pending, "compact between commits only"
+        if self.journal.records == 0:
+            return
+        generation = self._generation + 1
+        self._snapshot_bytes = write_snapshot(self.path, self._data, generation)
+        self._generation = generation
+        try:
+            self.journal.start(generation)
+        except BaseException as exc:
+            # Appending to the old journal now would be lost at the next start: stop writing.
+            self.broken = exc
+            raise
+
+
+class _Tracked(MutableMapping[int, Doc]):
+    """A table as TinyDB's updaters see it (int ids), over the live one (str ids).
+
+    It remembers what every document it hands out or replaces was before, so the write can be
+    journaled and undone; TinyDB updates documents in place through `__getitem__`.
+    """
+
+    def __init__(self, live: dict[str, Doc]) -> None:
+        self.live = live
+        self.before: dict[int, Doc | None] = {}
+
+    def _remember(self, doc_id: int) -> None:
+        if doc_id not in self.before:
+            old = self.live.get(str(doc_id))
+            self.before[doc_id] = None if old is None else clone(old)
+
+    def __getitem__(self, doc_id: int) -> Doc:
+        doc = self.live[str(doc_id)]
+        self._remember(doc_id)
+        return doc
+
+    def __setitem__(self, doc_id: int, doc: Doc) -> None:
+        self._remember(doc_id)
+        self.live[str(doc_id)] = doc
+
+    def __delitem__(self, doc_id: int) -> None:
+        self._remember(doc_id)
+        del self.live[str(doc_id)]
+
+    def __contains__(self, doc_id: object) -> bool:
+        return str(doc_id) in self.live
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(k) for k in list(self.live))
+
+    def __len__(self) -> int:
+        return len(self.live)
+
+
+class JournaledTable(Table):
+    """A TinyDB table whose writes cost what they change, not what the table holds.
+
+    TinyDB funnels every write through `_update_table`, which by default copies the whole table
+    twice and hands it to the storage. Here the updater runs on the live table and the storage
+    is told which documents changed.
+    """
+
+    def _update_table(self, updater: Callable[[dict[int, Mapping[str, Any]]], None]) -> None:
+        storage = self._storage
+        if not isinstance(storage, DurableStorage):
+            raise TypeError("JournaledTable needs a DurableStorage")
+        view = _Tracked(storage.live_table(self.name))
+        try:
+            updater(view)  # type: ignore[arg-type]
+        except BaseException:
+            storage.changed(self.name, view.before, ok=False)
+            raise
+        finally:
+            self.clear_cache()
+        storage.changed(self.name, view.before)
+
+
+class Database(TinyDB):
+    """TinyDB over a `DurableStorage`: `Database(path)` opens (or creates) one database."""
+
+    table_class = JournaledTable
+    default_storage_class = DurableStorage
+
+    @property
+    def durable(self) -> DurableStorage:
+        return self.storage  # type: ignore[return-value]
+
+    def documents(self, name: str) -> Table:
+        """A table without TinyDB's query cache, which would hand out shared objects."""
+        return self.table(name, cache_size=0)

@@ -1,0 +1,339 @@
+"""python -m tests.bench: how the reference server's costs grow with its data, and suite times.
+
+For 100, 1,000 and 10,000 accounts in the measured organization (and 100 next to a neighbour
+organization holding 10,000), it seeds a fresh data dir offline (`seed.py`), starts the real server
+as its own process and measures create, list, login and refresh with 1 and 16 clients. Then: one
+refresh chain rotated 10,000 times, login against the bound password hashing sets, and the wall
+time of `pytest steps` and of `pytest`. It prints a table and writes everything as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from reference_server.config import Settings
+from reference_server.demo import DEMO_PRINCIPALS
+from reference_server.passwords import Passwords
+from tests.bench import report
+from tests.bench.load import Sample, run_load
+from tests.bench.seed import BENCH_PASSWORD, ORG, Layout, bench_email, documents, write
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60.0
+CLIENTS = (1, 16)
+#: requests per operation for 1 client and for 16 clients
+COUNTS = {
+    "list": (200, 640),
+    "create": (40, 160),
+    "login": (20, 128),
+    "refresh": (200, 640),
+}
+
+
+# --- the server process ----------------------------------------------------------------------
+
+
+@contextmanager
+def server(data_dir: Path) -> Iterator[tuple[str, float]]:
+    """The reference server on a free port; yields its base URL and how long it took to start.
+
+    Its log (one line per request) goes to a file: a pipe nobody reads would fill and stall it.
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = data_dir.with_name(data_dir.name + ".log")
+    started = time.perf_counter()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reference_server", "--port", str(port),
+             "--data-dir", str(data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        asyncio.run(_wait_ready(proc, base, log_path))
+        yield base, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+async def _wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-500:]
+                raise SystemExit(f"server exited during startup: {tail}")
+            try:
+                async with session.get(f"{base}/.well-known/jwks.json") as r:
+                    await r.read()
+                    return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)  # polling a port that is not open yet
+    raise SystemExit("server did not start in time")
+
+
+# --- the measured operations -----------------------------------------------------------------
+
+
+def credentials(email: str, password: str) -> dict[str, str]:
+    return {"email": email, "password": password, "organization_slug": ORG}
+
+
+ADMIN = credentials(DEMO_PRINCIPALS["admin"].email, DEMO_PRINCIPALS["admin"].password)
+
+
+async def _login(session: aiohttp.ClientSession, body: dict[str, str]) -> dict[str, Any]:
+    async with session.post("/authentication/login", json=body) as r:
+        if r.status != 200:
+            raise SystemExit(f"login failed: {r.status} {await r.text()}")
+        return await r.json()
+
+
+async def measure_level(base: str, accounts: int, cap_s: float) -> list[Sample]:
+    """Create, list, login and refresh with 1 and 16 clients against one running server."""
+    samples: list[Sample] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(base, connector=connector) as session:
+        admin = await _login(session, ADMIN)
+        auth = {"Authorization": f"Bearer {admin['access_token']}"}
+
+        async def list_page(_k: int, _i: int) -> int:
+            async with session.get("/accounts", headers=auth) as r:
+                await r.read()
+                return r.status
+
+        async def create(k: int, i: int) -> int:
+            body = {"name": f"Bench {k}-{i}", "metadata": {"client": k}}
+            async with session.post("/accounts", json=body, headers=auth) as r:
+                await r.read()
+                return r.status
+
+        async def login(k: int, _i: int) -> int:
+            async with session.post(
+                "/authentication/login", json=credentials(bench_email(k), BENCH_PASSWORD)
+            ) as r:
+                await r.read()
+                return r.status
+
+        chains: dict[int, str] = {}
+
+        async def refresh(k: int, _i: int) -> int:
+            async with session.post(
+                "/authentication/refresh", json={"refresh_token": chains[k]}
+            ) as r:
+                body = await r.json()
+                if r.status == 200:
+                    chains[k] = body["refresh_token"]
+                return r.status
+
+        # Lists first, creates last: creating is what moves the account count.
+        for operation, request, expect in (
+            ("list", list_page, 200),
+            ("login", login, 200),
+            ("refresh", refresh, 200),
+            ("create", create, 201),
+        ):
+            for clients, total in zip(CLIENTS, COUNTS[operation], strict=True):
+                if operation == "refresh":
+                    for k in range(clients):
+                        chains[k] = (
+                            await _login(session, credentials(bench_email(k), BENCH_PASSWORD))
+                        )["refresh_token"]
+                sample = Sample(operation, accounts, clients)
+                samples.append(await run_load(sample, total, request, expect, cap_s))
+    return samples
+
+
+async def rotate_chain(base: str, rotations: int, window: int, cap_s: float) -> dict[str, Any]:
+    """Rotate one refresh chain `rotations` times; compare its first and last `window` steps,
+    and a fresh chain's first `window` after it (same server, same moment: a control for what
+    the machine's load did meanwhile)."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(base) as session:
+        long_chain = await _chain(session, rotations, started + cap_s)
+        fresh = await _chain(session, window, time.perf_counter() + cap_s)
+    first = Sample("refresh", 0, 1, long_chain[:window])
+    last = Sample("refresh", 0, 1, long_chain[-window:])
+    control = Sample("refresh", 0, 1, fresh)
+    return {
+        "rotations": len(long_chain),
+        "requested": rotations,
+        "elapsed_s": time.perf_counter() - started,
+        "first": first.as_dict() | {"operation": f"first {window} rotations"},
+        "last": last.as_dict() | {"operation": f"last {window} rotations"},
+        "fresh_after": control.as_dict() | {"operation": f"a new chain's first {window}"},
+        "growth_p50": last.p50 / first.p50,
+    }
+
+
+async def _chain(session: aiohttp.ClientSession, rotations: int, deadline: float) -> list[float]:
+    """Log in as bench user 0, then rotate its refresh token; each rotation's latency in ms."""
+    body = await _login(session, credentials(bench_email(0), BENCH_PASSWORD))
+    token, latencies = body["refresh_token"], []
+    for _ in range(rotations):
+        if time.perf_counter() > deadline:
+            break
+        t0 = time.perf_counter()
+        async with session.post("/authentication/refresh", json={"refresh_token": token}) as r:
+            body = await r.json()
+            if r.status != 200:
+                raise SystemExit(f"rotation {len(latencies)} failed: {r.status} {body}")
+        latencies.append((time.perf_counter() - t0) * 1000)
+        token = body["refresh_token"]
+    return latencies
+
+
+# --- bounds and suite times ------------------------------------------------------------------
+
+
+def hash_times(tmp: Path, count: int = 9) -> list[float]:
+    """Seconds per argon2id hash with the server's own parameters, one after the other."""
+    passwords = Passwords(Settings(data_dir=tmp))
+    try:
+        times = []
+        for _ in range(count):
+            t0 = time.perf_counter()
+            passwords.hash_sync(BENCH_PASSWORD)
+            times.append(time.perf_counter() - t0)
+        return times
+    finally:
+        passwords.close()
+
+
+def hashing_bound(times: list[float]) -> dict[str, Any]:
+    """cores / (time of one argon2id hash) = the ceiling password hashing sets on logins.
+
+    The fastest hash, out of some taken before the levels and some after: on a machine others
+    are loading, that is the closest to what it can do, so the bound is the strictest one.
+    """
+    fastest = min(times)
+    cores = len(os.sched_getaffinity(0))
+    return {"cores": cores, "hash_ms": fastest * 1000, "samples": len(times),
+            "median_hash_ms": sorted(times)[len(times) // 2] * 1000,
+            "bound_req_s": cores / fastest}
+
+
+def timed_command(*args: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *args], cwd=ROOT, capture_output=True, text=True,
+        check=False,
+    )
+    tail = proc.stdout.strip().splitlines()[-1:] or [proc.stderr.strip()[-200:]]
+    return {"command": " ".join(["pytest", *args]), "seconds": time.perf_counter() - started,
+            "exit": proc.returncode, "summary": tail[0]}
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}"}
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+LEVELS = (
+    ("100", Layout(100)),
+    ("1000", Layout(1000)),
+    ("10000", Layout(10_000)),
+    ("100 next to 10000", Layout(100, neighbour_accounts=10_000)),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"),
+                        help="where to write the results (default ./bench-results.json)")
+    parser.add_argument("--rotations", type=int, default=10_000)
+    parser.add_argument("--cap", type=float, default=30.0,
+                        help="stop an operation after this many seconds (default 30)")
+    parser.add_argument("--no-suite", action="store_true", help="skip timing pytest itself")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "load_average_before": os.getloadavg(),
+        "levels": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="dpaas-bench-") as tmp:
+        times = hash_times(Path(tmp))
+        seed_hashes = _hashes(Path(tmp))
+        for label, layout in LEVELS:
+            data_dir = Path(tmp) / f"data-{label.replace(' ', '-')}"
+            t0 = time.perf_counter()
+            write(data_dir, documents(layout, seed_hashes, time.time()))
+            seeded = time.perf_counter() - t0
+            with server(data_dir) as (base, startup):
+                samples = asyncio.run(measure_level(base, layout.accounts, args.cap))
+                chain = None
+                if label == "100" and args.rotations:
+                    chain = asyncio.run(rotate_chain(base, args.rotations, 200, 4 * args.cap))
+            level = {"label": label, "accounts": layout.accounts,
+                     "neighbour_accounts": layout.neighbour_accounts, "seed_s": seeded,
+                     "startup_s": startup, "disk_bytes": _disk(data_dir),
+                     "samples": [s.as_dict() for s in samples]}
+            results["levels"].append(level)
+            if chain:
+                results["refresh_chain"] = chain
+            print(f"measured {label} accounts (seeded in {seeded:.1f} s, "
+                  f"server ready in {startup:.1f} s)", flush=True)
+        results["hashing"] = hashing_bound(times + hash_times(Path(tmp)))
+    if not args.no_suite:
+        results["suite"] = [timed_command("steps", "-q"), timed_command("-q")]
+    results["load_average_after"] = os.getloadavg()
+    results["seconds"] = time.perf_counter() - started
+    report.derive(results)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(report.render(results))
+    print(f"\nwritten to {args.json} ({results['seconds']:.0f} s)")
+
+
+def _hashes(tmp: Path) -> dict[str, str]:
+    """One argon2id hash per distinct password (the bench users share one password)."""
+    passwords = Passwords(Settings(data_dir=tmp))
+    try:
+        secrets = {BENCH_PASSWORD, *(p.password for p in DEMO_PRINCIPALS.values())}
+        return {s: passwords.hash_sync(s) for s in secrets}
+    finally:
+        passwords.close()
+
+
+def _disk(data_dir: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in sorted(data_dir.iterdir()) if p.is_file()}
+
+
+if __name__ == "__main__":
+    main()
