@@ -5,7 +5,9 @@ pool runs as many hashes at once as there are workers (one per core by default);
 `capacity` more wait, served round-robin across client addresses so that one address's flood
 delays another address's login by about one hash per turn, not by the whole flood. A login of
 an account its client has logged in to before (a *known* pair, see throttle.py) waits in a
-lane served first: a real user's login stays fast even under a flood from many addresses.
+lane served first: a real user's login stays fast even under a flood from many addresses. The
+lane goes first at most `PRIORITY_TURNS` times in a row while others wait, so a steady stream of
+returning users delays a first login by a few hashes, never starves it.
 
 When the waiting room is full, the address with the most waiting jobs gives way (its newest job
 is refused with 429); if no address holds more than its share, the newcomer is refused with
@@ -34,6 +36,9 @@ from .errors import ServiceUnavailable, TooManyRequests
 
 MAX_PASSWORD_LENGTH = 1024
 
+#: Known-pair logins served in a row before a waiting first login gets its turn.
+PRIORITY_TURNS = 4
+
 
 @dataclass
 class _Job:
@@ -60,6 +65,7 @@ class FairPool:
         self._priority: deque[_Job] = deque()
         self._queues: OrderedDict[str, deque[_Job]] = OrderedDict()
         self._waiting = 0
+        self._priority_streak = 0
         self._job_seconds = 0.05  # running estimate of one job, for Retry-After
         self._closed = False
 
@@ -120,9 +126,11 @@ class FairPool:
         raise ServiceUnavailable(retry_after=self.retry_after())
 
     def _next(self) -> _Job | None:
-        if self._priority:
+        if self._priority and (self._priority_streak < PRIORITY_TURNS or not self._queues):
+            self._priority_streak += 1
             self._waiting -= 1
             return self._priority.popleft()
+        self._priority_streak = 0
         if not self._queues:
             return None
         client, queue = next(iter(self._queues.items()))

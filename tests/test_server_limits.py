@@ -24,7 +24,7 @@ import pytest
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.errors import ServiceUnavailable, TooManyRequests
-from reference_server.passwords import FairPool, Passwords
+from reference_server.passwords import PRIORITY_TURNS, FairPool, Passwords
 from tests.support import FakeClock, ServedApp, raw_exchange
 from tests.test_server_throttle import FAST_HASHING, credentials, unknown_user
 
@@ -158,6 +158,25 @@ def test_waiting_logins_are_served_round_robin_and_known_pairs_first() -> None:
         gate.release.set()
         await asyncio.gather(running, known, *jobs)
         assert gate.ran == ["a0", "known", "a1", "b1", "c1", "a2", "a3"]
+        pool.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), WAIT))
+
+
+def test_returning_users_never_starve_a_first_login() -> None:
+    async def scenario() -> None:
+        gate = Gate()
+        pool = FairPool(workers=1, capacity=20)
+        running = asyncio.ensure_future(pool.run("a", gate.job("a0")))
+        await asyncio.to_thread(gate.started.acquire, True, WAIT)
+        first = asyncio.ensure_future(pool.run("new", gate.job("first")))
+        await settle()
+        known = [asyncio.ensure_future(pool.run("k", gate.job(f"k{i}"), priority=True))
+                 for i in range(PRIORITY_TURNS + 3)]
+        await settle()
+        gate.release.set()
+        await asyncio.gather(running, first, *known)
+        assert gate.ran.index("first") == PRIORITY_TURNS + 1, gate.ran
         pool.close()
 
     asyncio.run(asyncio.wait_for(scenario(), WAIT))
