@@ -5,9 +5,9 @@ pool runs as many hashes at once as there are workers (one per core by default);
 `capacity` more wait, served round-robin across client addresses so that one address's flood
 delays another address's login by about one hash per turn, not by the whole flood. A login of
 an account its client has logged in to before (a *known* pair, see throttle.py) waits in a
-lane served first: a real user's login stays fast even under a flood from many addresses. The
-lane goes first at most `PRIORITY_TURNS` times in a row while others wait, so a steady stream of
-returning users delays a first login by a few hashes, never starves it.
+lane served first: a real user's login stays fast even under a flood from many addresses. While
+first logins wait, the two lanes take turns (`PRIORITY_TURNS` known-pair jobs, then one from the
+round-robin lane), so a steady stream of returning users never starves a first login.
 
 When the waiting room is full, the address with the most waiting jobs gives way (its newest job
 is refused with 429); if no address holds more than its share, the newcomer is refused with
@@ -37,7 +37,7 @@ from .errors import ServiceUnavailable, TooManyRequests
 MAX_PASSWORD_LENGTH = 1024
 
 #: Known-pair logins served in a row before a waiting first login gets its turn.
-PRIORITY_TURNS = 4
+PRIORITY_TURNS = 1
 
 
 @dataclass
