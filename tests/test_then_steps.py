@@ -26,6 +26,7 @@ import steps.lists as lists
 import steps.users as users
 from steps.library.calls import Actors, Created, Session, Walk
 from steps.library.client import ApiClient
+from steps.library.outcomes import Inconclusive
 from steps.library.target import Config, Principal, Target
 from tests.tiny_target import signing_key
 
@@ -310,3 +311,19 @@ def test_a_then_step_accepts_a_right_answer_and_refuses_a_wrong_one(
     step(**case.shared, **case.good)
     with pytest.raises((AssertionError, pytest.fail.Exception)):
         step(**case.shared, **case.bad)
+
+
+def test_a_descending_walk_is_judged_on_first_sightings() -> None:
+    """Accounts created during a newest-first walk push items already seen onto the next page."""
+    shifted = [account(9), account(8), account(7), account(8), account(7), account(6)]
+    lists.walk_sorted_by(walk_of(shifted), "-created_at", ())
+    unsorted = [account(9), account(7), account(8), account(6)]
+    with pytest.raises(AssertionError, match="item 2 is"):
+        lists.walk_sorted_by(walk_of(unsorted), "-created_at", ())
+
+
+def test_a_throttled_login_leaves_enumeration_unjudged() -> None:
+    answers = [error(401, "Unauthorized"), error(429, "TooManyRequests"),
+               error(401, "Unauthorized")]
+    with pytest.raises(Inconclusive, match="throttled 1 of these logins"):
+        common.same_errors(answers, "Unauthorized", 401)
