@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -20,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .config import Settings, StartupError
+from .snapshot import write_atomically
 from .storage import Store
 
 log = logging.getLogger("reference_server.tokens")
@@ -83,17 +82,11 @@ class Keyring:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            # Atomic and durable, directory included: a key lost in a crash would be replaced
+            # by a new one, and every token issued with the old one would stop working.
+            write_atomically(path, pem)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise StartupError(f"cannot write signing key {path}: {exc}") from exc
         log.info("generated a new RSA signing key in %s", path)
         return cls(SigningKey.from_private_key(key))
