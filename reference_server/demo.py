@@ -44,16 +44,17 @@ def limited_statements(organization_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _user(
-    principal: Principal,
+def user_document(
+    email: str,
     org_id: str,
     password_hash: str,
     statements: list[dict[str, Any]],
     now: str,
 ) -> dict[str, Any]:
+    """A user as the store holds it (the benchmark's offline seeding builds the same)."""
     return {
         "id": str(uuid.uuid4()),
-        "email": principal.email.lower(),
+        "email": email.lower(),
         "organization_id": org_id,
         "password_hash": password_hash,
         "statements": statements,
@@ -67,14 +68,17 @@ def _user(
     }
 
 
-def _account(name: str, org_id: str, is_default: bool, now: str) -> dict[str, Any]:
+def account_document(
+    name: str, org_id: str, is_default: bool, now: str, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An account as the store holds it."""
     return {
         "id": str(uuid.uuid4()),
         "name": name,
         "organization_id": org_id,
         "is_default": is_default,
         "is_active": True,
-        "metadata": {},
+        "metadata": metadata or {},
         "created_at": now,
         "updated_at": now,
     }
@@ -95,21 +99,22 @@ async def seed(store: Store, passwords: Passwords, clock: Callable[[], float]) -
         )
     )
     a, b = orgs["myorg"], orgs["otherorg"]
+    email = {name: p.email for name, p in DEMO_PRINCIPALS.items()}
     data = {
         "organizations": [
             {"id": orgs[slug], "slug": slug, "name": name, "created_at": now, "updated_at": now}
             for slug, name in ORGANIZATIONS.items()
         ],
         "users": [
-            _user(DEMO_PRINCIPALS["admin"], a, hashes["admin"], ADMIN_STATEMENTS, now),
-            _user(DEMO_PRINCIPALS["limited"], a, hashes["limited"], limited_statements(a), now),
-            _user(DEMO_PRINCIPALS["other"], b, hashes["other"], ADMIN_STATEMENTS, now),
+            user_document(email["admin"], a, hashes["admin"], ADMIN_STATEMENTS, now),
+            user_document(email["limited"], a, hashes["limited"], limited_statements(a), now),
+            user_document(email["other"], b, hashes["other"], ADMIN_STATEMENTS, now),
         ],
         # Development first, Production second: newest-first lists show Production on top.
         "accounts": [
-            _account("Development", a, True, earlier),
-            _account("Production", a, False, now),
-            _account("Other Default", b, True, now),
+            account_document("Development", a, True, earlier),
+            account_document("Production", a, False, now),
+            account_document("Other Default", b, True, now),
         ],
     }
     return await store.seed_if_empty(data)

@@ -158,13 +158,7 @@ class DurableStorage(Storage):
             if not ok:
                 self.abort()
                 return
-            try:
-                self.prepare()
-            except BaseException:
-                self.abort()
-                raise
-            self.end()
-            self.commit()
+            self._complete()
 
     # ----------------------------------------------------------------- units and commits
 
@@ -238,6 +232,14 @@ class DurableStorage(Storage):
         self.begin()
         try:
             yield
+        except BaseException:
+            self.abort()
+            raise
+        self._complete()
+
+    def _complete(self) -> None:
+        """Make the open unit durable; undo it if it cannot be."""
+        try:
             self.prepare()
         except BaseException:
             self.abort()

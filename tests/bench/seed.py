@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reference_server.demo import ADMIN_STATEMENTS, DEMO_PRINCIPALS
+from reference_server.demo import (
+    ADMIN_STATEMENTS,
+    DEMO_PRINCIPALS,
+    account_document,
+    user_document,
+)
 from reference_server.durable import Database
 from reference_server.storage import MAIN_DB, isoformat
 
@@ -35,20 +40,7 @@ class Layout:
 
 
 def _user(email: str, org_id: str, password_hash: str, now: str) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "email": email,
-        "organization_id": org_id,
-        "password_hash": password_hash,
-        "statements": ADMIN_STATEMENTS,
-        "is_active": True,
-        "is_verified": True,
-        "mfa_enabled": False,
-        "metadata": {},
-        "last_login_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return user_document(email, org_id, password_hash, ADMIN_STATEMENTS, now)
 
 
 def _accounts(org_id: str, count: int, start: float) -> list[dict[str, Any]]:
@@ -56,16 +48,7 @@ def _accounts(org_id: str, count: int, start: float) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         ts = isoformat(start + i / 1000)
-        out.append({
-            "id": str(uuid.uuid4()),
-            "name": f"Seeded {i:06d}",
-            "organization_id": org_id,
-            "is_default": i == 0,
-            "is_active": True,
-            "metadata": {"seq": i},
-            "created_at": ts,
-            "updated_at": ts,
-        })
+        out.append(account_document(f"Seeded {i:06d}", org_id, i == 0, ts, {"seq": i}))
     return out
 
 
