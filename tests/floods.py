@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support import free_port
+from tests.support import ServerDidNotStart, free_port, wait_ready
 
 ADMIN = {"email": "user@example.com", "password": "your-password", "organization_slug": "myorg"}
 SLOW_CLIENTS = 1000
@@ -258,15 +258,10 @@ def server(base_url: str | None) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{base}/.well-known/jwks.json", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise SystemExit("the server did not start") from None
-                    time.sleep(0.1)
+            try:
+                wait_ready(proc, base)
+            except ServerDidNotStart as exc:
+                raise SystemExit(f"the server did not start: {exc}") from None
             yield base
         finally:
             proc.terminate()

@@ -1,15 +1,25 @@
-"""Helpers the server's own tests share: a hand-set clock, a free loopback port, raw HTTP."""
+"""Helpers the server's own tests and scripts share: a hand-set clock, a free loopback port,
+waiting for a server process, raw HTTP."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import httpx
 
 # The suite's in-process runner, imported here once for the server tests that need it.
 from steps.library.embedded import ServedApp
 
-__all__ = ["FakeClock", "RawResponse", "ServedApp", "free_port", "raw_exchange"]
+__all__ = [
+    "FakeClock", "RawResponse", "ServedApp", "ServerDidNotStart", "free_port", "raw_exchange",
+    "wait_ready",
+]
+
+START_TIMEOUT = 30.0
 
 
 class FakeClock:
@@ -30,6 +40,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ServerDidNotStart(AssertionError):
+    """The server process exited, or did not answer in time."""
+
+
+def wait_ready(proc: subprocess.Popen[str] | subprocess.Popen[bytes], base_url: str,
+               timeout: float = START_TIMEOUT) -> None:
+    """Poll the server with a bounded deadline (never a fixed sleep) until it answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stderr = proc.communicate()[1] if proc.stderr is not None else ""
+            raise ServerDidNotStart(f"server exited early: {stderr}")
+        try:
+            httpx.get(f"{base_url}/.well-known/jwks.json", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)  # polling a port that is not open yet
+    raise ServerDidNotStart("server did not start in time")
 
 
 @dataclass

@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port
-from tests.test_server_process import wait_ready
+from tests.support import free_port, wait_ready
 
 LOW_SOFT_LIMIT = 256
 
@@ -47,7 +46,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             preexec_fn=_lower_open_files_limit,
         )
         try:
-            wait_ready(proc, port)
+            wait_ready(proc, f"http://127.0.0.1:{port}")
             yield Running(proc, f"http://127.0.0.1:{port}", log)
         finally:
             proc.terminate()

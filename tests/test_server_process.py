@@ -18,9 +18,7 @@ import pytest
 
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.storage import MAIN_DB, TOKENS_DB
-from tests.support import free_port
-
-START_TIMEOUT = 30.0
+from tests.support import free_port, wait_ready
 
 
 def spawn(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
@@ -33,26 +31,12 @@ def spawn(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_ready(proc: subprocess.Popen[str], port: int) -> None:
-    """Poll the port with a bounded deadline (never a fixed sleep)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.communicate()[1]}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/.well-known/jwks.json", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("server did not start in time")
-
-
 @contextmanager
 def server(data_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
     proc = spawn(data_dir, port, *extra)
     try:
-        wait_ready(proc, port)
+        wait_ready(proc, f"http://127.0.0.1:{port}")
         yield proc, f"http://127.0.0.1:{port}"
     finally:
         if proc.poll() is None:

@@ -32,7 +32,7 @@ from reference_server.passwords import Passwords
 from tests.bench import report
 from tests.bench.load import Sample, run_load
 from tests.bench.seed import BENCH_PASSWORD, ORG, Layout, bench_email, documents, write
-from tests.support import free_port
+from tests.support import ServerDidNotStart, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -67,7 +67,11 @@ def server(data_dir: Path) -> Iterator[tuple[str, float]]:
             stderr=log,
         )
     try:
-        asyncio.run(_wait_ready(proc, base, log_path))
+        try:
+            wait_ready(proc, base, START_TIMEOUT)
+        except ServerDidNotStart as exc:
+            tail = log_path.read_text(errors="replace")[-500:]
+            raise SystemExit(f"{exc}: {tail}") from None
         yield base, time.perf_counter() - started
     finally:
         proc.terminate()
@@ -76,22 +80,6 @@ def server(data_dir: Path) -> Iterator[tuple[str, float]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
-
-
-async def _wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-500:]
-                raise SystemExit(f"server exited during startup: {tail}")
-            try:
-                async with session.get(f"{base}/.well-known/jwks.json") as r:
-                    await r.read()
-                    return
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)  # polling a port that is not open yet
-    raise SystemExit("server did not start in time")
 
 
 # --- the measured operations -----------------------------------------------------------------
