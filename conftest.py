@@ -8,16 +8,16 @@ and each failure shows the values involved; the library's assertions are rewritt
 
 import pytest
 
-pytest.register_assert_rewrite("steps.library")
+pytest.register_assert_rewrite("dpaas_conformance.library")
 
 pytest_plugins = [
     "pytester",  # the suite's own tests run small projects with it (tests/test_verdicts.py)
-    "steps.library.plugin",
-    "steps.common",
-    "steps.auth",
-    "steps.lists",
-    "steps.accounts",
-    "steps.users",
-    "steps.errors",
+    "dpaas_conformance.library.plugin",
+    "dpaas_conformance.common",
+    "dpaas_conformance.auth",
+    "dpaas_conformance.lists",
+    "dpaas_conformance.accounts",
+    "dpaas_conformance.users",
+    "dpaas_conformance.errors",
     "tests.mutants.background",  # starts the mutation harness beside the other tests
 ]

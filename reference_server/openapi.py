@@ -64,7 +64,7 @@ def ref(kind: str, name: str) -> dict[str, str]:
 
 
 def _suite_schema(name: str) -> Schema:
-    path = resources.files("steps.library") / "schemas" / f"{name}.json"
+    path = resources.files("dpaas_conformance.library") / "schemas" / f"{name}.json"
     text = path.read_text(encoding="utf-8")
     return json.loads(text)
 

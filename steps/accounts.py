@@ -6,10 +6,8 @@ import json
 from typing import Any
 
 import httpx
-from pytest_bdd import given, parsers, then, when
-
-from steps.common import literal
-from steps.library.calls import (
+from dpaas_conformance.common import literal
+from dpaas_conformance.library.calls import (
     Actors,
     Created,
     Walk,
@@ -21,8 +19,9 @@ from steps.library.calls import (
     sent_json,
     unique_name,
 )
-from steps.library.client import ApiClient, body_of, excerpt
-from steps.library.schemas import assert_valid
+from dpaas_conformance.library.client import ApiClient, body_of, excerpt
+from dpaas_conformance.library.schemas import assert_valid
+from pytest_bdd import given, parsers, then, when
 
 SUBJECT = r"(?P<who>they|the (?P<name>\w+) user)"
 

@@ -14,11 +14,9 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from pytest_bdd import given, parsers, then, when
-
-from steps.common import literal
-from steps.library import forgery
-from steps.library.calls import (
+from dpaas_conformance.common import literal
+from dpaas_conformance.library import forgery
+from dpaas_conformance.library.calls import (
     LOGIN,
     REFRESH,
     Actors,
@@ -29,10 +27,11 @@ from steps.library.calls import (
     sent_json,
     token_body,
 )
-from steps.library.client import ApiClient, BearerAuth, body_of, excerpt
-from steps.library.outcomes import TargetFailure
-from steps.library.schemas import assert_valid
-from steps.library.target import ACCESS_TOKEN_TTL, Target
+from dpaas_conformance.library.client import ApiClient, BearerAuth, body_of, excerpt
+from dpaas_conformance.library.outcomes import TargetFailure
+from dpaas_conformance.library.schemas import assert_valid
+from dpaas_conformance.library.target import ACCESS_TOKEN_TTL, Target
+from pytest_bdd import given, parsers, then, when
 
 #: Seconds the suite will wait, once, when a target throttles its bad-credential checks.
 THROTTLE_PATIENCE = 10

@@ -1,7 +1,7 @@
 """Steps every feature shares: who is logged in, sending requests, and checking responses.
 
 "they" in a step means the principal who logged in last; "someone" means no principal at all.
-State flows from step to step through `target_fixture` (see steps.library.calls): `actors`
+State flows from step to step through `target_fixture` (see `library.calls`): `actors`
 (who is logged in), `response` or `responses` (what came back), `created` and `walk`.
 """
 
@@ -13,13 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from dpaas_conformance.library.calls import TOKEN_KEYS, Actors, Created, start_session
+from dpaas_conformance.library.client import ApiClient, body_of, excerpt
+from dpaas_conformance.library.outcomes import Inconclusive
+from dpaas_conformance.library.schemas import assert_valid
+from dpaas_conformance.library.target import Target
 from pytest_bdd import given, parsers, then, when
-
-from steps.library.calls import TOKEN_KEYS, Actors, Created, start_session
-from steps.library.client import ApiClient, body_of, excerpt
-from steps.library.outcomes import Inconclusive
-from steps.library.schemas import assert_valid
-from steps.library.target import Target
 
 
 def literal(text: str) -> Any:

@@ -11,11 +11,9 @@ import secrets
 from collections.abc import Callable
 
 import httpx
-from pytest_bdd import parsers, then, when
-
-from steps.common import success_or_client_error
-from steps.library import strictjson
-from steps.library.calls import (
+from dpaas_conformance.common import success_or_client_error
+from dpaas_conformance.library import strictjson
+from dpaas_conformance.library.calls import (
     LOGIN,
     REFRESH,
     Actors,
@@ -24,8 +22,9 @@ from steps.library.calls import (
     unique_name,
     walk,
 )
-from steps.library.client import ApiClient
-from steps.library.target import Target
+from dpaas_conformance.library.client import ApiClient
+from dpaas_conformance.library.target import Target
+from pytest_bdd import parsers, then, when
 
 # Astral letters, a ZWJ emoji sequence, right-to-left scripts, a combining mark, BOM, zero-width
 # and line-separator characters (which break JavaScript's eval, not JSON), NUL and a control.

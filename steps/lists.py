@@ -9,9 +9,7 @@ from itertools import pairwise
 from typing import Any
 
 import httpx
-from pytest_bdd import given, parsers, then, when
-
-from steps.library.calls import (
+from dpaas_conformance.library.calls import (
     Actors,
     Created,
     Walk,
@@ -22,8 +20,9 @@ from steps.library.calls import (
     unique_name,
     walk,
 )
-from steps.library.client import ApiClient
-from steps.library.schemas import problems
+from dpaas_conformance.library.client import ApiClient
+from dpaas_conformance.library.schemas import problems
+from pytest_bdd import given, parsers, then, when
 
 RESOURCE_SCHEMA = {"accounts": "account", "users": "user"}
 

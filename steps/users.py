@@ -6,9 +6,7 @@ import re
 from collections.abc import Mapping
 
 import httpx
-from pytest_bdd import parsers, then, when
-
-from steps.library.calls import (
+from dpaas_conformance.library.calls import (
     LOGIN,
     MAX_QUANTITY,
     Actors,
@@ -20,10 +18,11 @@ from steps.library.calls import (
     unique_name,
     walk,
 )
-from steps.library.client import ApiClient, body_of
-from steps.library.leaks import MIN_SUBSTRING_PASSWORD, find_leaks
-from steps.library.schemas import problems
-from steps.library.target import Target
+from dpaas_conformance.library.client import ApiClient, body_of
+from dpaas_conformance.library.leaks import MIN_SUBSTRING_PASSWORD, find_leaks
+from dpaas_conformance.library.schemas import problems
+from dpaas_conformance.library.target import Target
+from pytest_bdd import parsers, then, when
 
 
 @when(parsers.parse("they fetch {what}"), target_fixture="response")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from dpaas_conformance.library.embedded import ServedApp
 
-from steps.library.embedded import ServedApp
 from tests.tiny_project import Project
 from tests.tiny_target import Behaviour, tiny_app
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 # The suite's in-process runner, imported here once for the server tests that need it.
-from steps.library.embedded import ServedApp
+from dpaas_conformance.library.embedded import ServedApp
 
 __all__ = [
     "FakeClock", "RawResponse", "ServedApp", "ServerDidNotStart", "free_port", "raw_exchange",

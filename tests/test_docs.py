@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dpaas_conformance.library.embedded import ServedApp
 
 from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.headers import API_CSP
 from reference_server.routes.docs import DOCS_CSP, INDEX, prefers_html
-from steps.library.embedded import ServedApp
 from tests.chromium import Chromium, find_chromium
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -7,8 +7,7 @@ from typing import Any
 
 import jwt
 import pytest
-
-from steps.library.leaks import find_leaks
+from dpaas_conformance.library.leaks import find_leaks
 
 PASSWORD = "correct horse battery staple"
 ARGON2 = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from dpaas_conformance.library.embedded import ServedApp
+from dpaas_conformance.library.schemas import SCHEMA_DIR
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
@@ -21,8 +23,6 @@ from reference_server.config import Settings
 from reference_server.pagination import MAX_QUANTITY
 from reference_server.routes import accounts, auth
 from reference_server.storage import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
-from steps.library.embedded import ServedApp
-from steps.library.schemas import SCHEMA_DIR
 
 DOC_URI = "urn:dpaas:openapi"
 

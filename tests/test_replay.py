@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from dpaas_conformance.library import replay
+from dpaas_conformance.library.client import Exchange
+from dpaas_conformance.library.target import Principal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from steps.library import replay
-from steps.library.client import Exchange
-from steps.library.target import Principal
 from tests.tiny_project import LISTS, LOGIN_MUST, Project
 from tests.tiny_target import EMAIL, ORG, PASSWORD, Behaviour
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dpaas_conformance.library.plugin import REQUIREMENT_TAG
+from dpaas_conformance.library.requirements import LEVELS, REQUIREMENTS, checked_pairs
 from pytest_bdd.parser import FeatureParser
-
-from steps.library.plugin import REQUIREMENT_TAG
-from steps.library.requirements import LEVELS, REQUIREMENTS, checked_pairs
 
 FEATURES = Path(__file__).parent.parent / "features"
 

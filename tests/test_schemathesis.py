@@ -13,10 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dpaas_conformance.library.embedded import ServedApp
+
 from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
-from steps.library.embedded import ServedApp
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "schemathesis.toml"

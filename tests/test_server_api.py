@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from dpaas_conformance.library.embedded import ServedApp
 
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
@@ -19,7 +20,6 @@ from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.indexes import Listing, Rows
 from reference_server.pagination import ListParams, Page
 from reference_server.storage import Store
-from steps.library.embedded import ServedApp
 from tests.support import FakeClock
 
 

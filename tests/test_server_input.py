@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dpaas_conformance.library.embedded import ServedApp
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,6 @@ from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.pagination import ListParams, Page
 from reference_server.storage import Store
-from steps.library.embedded import ServedApp
 from tests.support import FakeClock
 from tests.test_server_api import assert_error, auth, login
 

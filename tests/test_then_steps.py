@@ -13,21 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import dpaas_conformance.accounts as accounts
+import dpaas_conformance.auth as auth
+import dpaas_conformance.common as common
+import dpaas_conformance.errors as errors
+import dpaas_conformance.lists as lists
+import dpaas_conformance.users as users
 import httpx
 import jwt
 import pytest
+from dpaas_conformance.library.calls import Actors, Created, Session, Walk
+from dpaas_conformance.library.client import ApiClient
+from dpaas_conformance.library.outcomes import Inconclusive
+from dpaas_conformance.library.target import Config, Principal, Target
 from pytest_bdd.steps import step_function_context_registry
 
-import steps.accounts as accounts
-import steps.auth as auth
-import steps.common as common
-import steps.errors as errors
-import steps.lists as lists
-import steps.users as users
-from steps.library.calls import Actors, Created, Session, Walk
-from steps.library.client import ApiClient
-from steps.library.outcomes import Inconclusive
-from steps.library.target import Config, Principal, Target
 from tests.tiny_target import signing_key
 
 ADMIN = Principal("admin", "admin@t.test", "admin-password-1", "org-a")
@@ -292,7 +292,7 @@ def then_steps() -> dict[str, Callable[..., Any]]:
     found = {}
     for context in list(step_function_context_registry.values()):
         func = context.step_func
-        if context.type == "then" and func.__module__.startswith("steps."):
+        if context.type == "then" and func.__module__.startswith("dpaas_conformance."):
             found[f"{func.__module__}.{func.__name__}"] = func
     return found
 

@@ -12,8 +12,8 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from dpaas_conformance.library.outcomes import TargetFailure
 
-from steps.library.outcomes import TargetFailure
 from tests.support import free_port
 from tests.tiny_project import (
     LISTS,

@@ -24,8 +24,15 @@ CONFTEST = '''
 import pytest
 from pytest_bdd import then
 
-pytest_plugins = ["steps.library.plugin", "steps.common", "steps.auth", "steps.lists",
-                  "steps.accounts", "steps.users", "steps.errors"]
+pytest_plugins = [
+    "dpaas_conformance.library.plugin",
+    "dpaas_conformance.common",
+    "dpaas_conformance.auth",
+    "dpaas_conformance.lists",
+    "dpaas_conformance.accounts",
+    "dpaas_conformance.users",
+    "dpaas_conformance.errors",
+]
 
 
 @then("the suite trips over its own feet")

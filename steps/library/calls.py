@@ -19,12 +19,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
+from dpaas_conformance.library.client import ApiClient, body_of, excerpt
+from dpaas_conformance.library.outcomes import Inconclusive, TargetFailure
+from dpaas_conformance.library.schemas import assert_valid, problems
+from dpaas_conformance.library.target import Principal
 from faker import Faker
-
-from steps.library.client import ApiClient, body_of, excerpt
-from steps.library.outcomes import Inconclusive, TargetFailure
-from steps.library.schemas import assert_valid, problems
-from steps.library.target import Principal
 
 fake = Faker()
 MAX_PAGES = 1000  # bounds every walk, even against a target that never stops paging

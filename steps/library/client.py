@@ -20,10 +20,9 @@ from functools import cache
 from typing import Any
 
 import httpx
-
-from steps.library import strictjson
-from steps.library.leaks import find_leaks
-from steps.library.outcomes import Inconclusive, TargetFailure, printable
+from dpaas_conformance.library import strictjson
+from dpaas_conformance.library.leaks import find_leaks
+from dpaas_conformance.library.outcomes import Inconclusive, TargetFailure, printable
 
 SECRET_KEYS = {"password", "access_token", "refresh_token", "token", "secret"}
 SHOWN_HEADERS = {

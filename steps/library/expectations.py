@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from steps.library.target import ConfigError
+from dpaas_conformance.library.target import ConfigError
 
 REQUIREMENTS = "requirements"
 SCENARIOS = "scenarios"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from steps.library.verdict import Verdict
+from dpaas_conformance.library.verdict import Verdict
 
 COLUMNS = (("level", "Level"), ("requirements", "Requirements"), ("dpaas", "DPaaS outcome"))
 # The sections the plugin adds under a scenario that did not pass, shown before the traceback.

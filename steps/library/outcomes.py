@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-
-from steps.library.requirements import MUST, SHOULD
+from dpaas_conformance.library.requirements import MUST, SHOULD
 
 PASSED = "passed"
 FAILED = "failed"

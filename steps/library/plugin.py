@@ -17,16 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd.feature import get_features
-from pytest_bdd.scenario import scenario_wrapper_template_registry
-
-from steps.library import expectations, replay
-from steps.library.client import ApiClient
-from steps.library.embedded import ManualClock, ServedApp, Variant, load_variants
-from steps.library.outcomes import EXPECTED, FAILED, INCONCLUSIVE, WARNED, judge, printable
-from steps.library.preflight import PreflightError, check_target
-from steps.library.requirements import MUST, REQUIREMENTS, SHOULD
-from steps.library.target import (
+from dpaas_conformance.library import expectations, replay
+from dpaas_conformance.library.client import ApiClient
+from dpaas_conformance.library.embedded import ManualClock, ServedApp, Variant, load_variants
+from dpaas_conformance.library.outcomes import (
+    EXPECTED,
+    FAILED,
+    INCONCLUSIVE,
+    WARNED,
+    judge,
+    printable,
+)
+from dpaas_conformance.library.paths import FEATURES_DIR
+from dpaas_conformance.library.preflight import PreflightError, check_target
+from dpaas_conformance.library.requirements import MUST, REQUIREMENTS, SHOULD
+from dpaas_conformance.library.target import (
     BUILT_IN,
     PRINCIPAL_NAMES,
     Config,
@@ -36,7 +41,9 @@ from steps.library.target import (
     config_path,
     load_config,
 )
-from steps.library.verdict import Verdict
+from dpaas_conformance.library.verdict import Verdict
+from pytest_bdd.feature import get_features
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 REQUIREMENT_TAG = re.compile(r"^[A-Z]+-\d+$")
 HOSTILE = "ERR-5"  # scenarios that write hostile data run last (see pytest_collection_modifyitems)
@@ -121,7 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         verdict_plugin = VerdictPlugin(config)
         config.pluginmanager.register(verdict_plugin, VERDICT_PLUGIN)
         if hasattr(config.hook, "pytest_html_results_summary"):  # pytest-html is active
-            from steps.library.html import HtmlReport
+            from dpaas_conformance.library.html import HtmlReport
 
             config.pluginmanager.register(HtmlReport(verdict_plugin.verdict), "dpaas-html")
 
@@ -151,7 +158,8 @@ def resolve_config(config: pytest.Config) -> Config:
 
 def feature_scenarios(config: pytest.Config) -> dict[str, set[str]]:
     """Every scenario of the feature files, by name, with its tags (and its feature's)."""
-    base = config.rootpath / (config.getini("bdd_features_base_dir") or "")
+    ini = config.getini("bdd_features_base_dir")
+    base = config.rootpath / ini if ini else FEATURES_DIR
     return {
         name: {*template.tags, *feature.tags}
         for feature in get_features([str(base)])

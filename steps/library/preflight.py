@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
-from steps.library.calls import unique_name
-from steps.library.client import ApiClient
-from steps.library.target import Config, Principal
+from dpaas_conformance.library.calls import unique_name
+from dpaas_conformance.library.client import ApiClient
+from dpaas_conformance.library.target import Config, Principal
 
 PREFLIGHT_TIMEOUT = 10.0
 LOGIN = "/authentication/login"

@@ -29,8 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-
-from steps.library.target import Principal
+from dpaas_conformance.library.target import Principal
 
 TOKEN_FIELDS = ("access_token", "refresh_token")
 # Headers httpx adds by itself and curl makes its own (Host, Content-Length) or does without.

@@ -25,16 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from steps.library.expectations import (
+from dpaas_conformance.library.expectations import (
     FAILED_AS_EXPECTED,
     NOT_CHECKED,
     NOW_PASSES,
     Entry,
     Expectations,
 )
-from steps.library.outcomes import EXPECTED, FAILED, INCONCLUSIVE, NOT_RUN, PASSED, WARNED
-from steps.library.requirements import AREAS, MUST, SHOULD
+from dpaas_conformance.library.outcomes import (
+    EXPECTED,
+    FAILED,
+    INCONCLUSIVE,
+    NOT_RUN,
+    PASSED,
+    WARNED,
+)
+from dpaas_conformance.library.requirements import AREAS, MUST, SHOULD
 
 CONFORMANT = "CONFORMANT"
 NOT_CONFORMANT = "NOT CONFORMANT"

@@ -117,9 +117,9 @@ async def seed_accounts(app: web.Application) -> None:
 
 def scenario_tags() -> list[tuple[str, list[str]]]:
     """(level, requirement ids) of every scenario of every feature, as the plugin reads them."""
+    from dpaas_conformance.library.paths import FEATURES_DIR as features
     from pytest_bdd.parser import FeatureParser
 
-    features = Path(__file__).resolve().parents[2] / "features"
     found = []
     for path in sorted(features.glob("*.feature")):
         feature = FeatureParser(str(features), path.name).parse()
