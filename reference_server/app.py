@@ -28,7 +28,7 @@ from .state import (
     THROTTLE,
     TOKENS,
 )
-from .storage import Store
+from .store import Store
 from .throttle import LoginThrottle
 from .tokens import Keyring, TokenService
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from .passwords import Passwords
 from .policy import ACTION_CREATE_ACCOUNT, ACTION_LIST_ACCOUNTS, ACTION_LIST_USERS
-from .storage import Store, isoformat
+from .store import Store, isoformat
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .pagination import DEFAULT_QUANTITY, MAX_QUANTITY
 from .passwords import MAX_PASSWORD_LENGTH
 from .routes.accounts import MAX_METADATA_BYTES, MAX_NAME_LENGTH
 from .routes.auth import MAX_EMAIL_LENGTH, MAX_SLUG_LENGTH
-from .storage import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
+from .store import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
 from .validation import MAX_DEPTH, MAX_SAFE_INTEGER
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")

@@ -10,7 +10,7 @@ from aiohttp import web
 from .clients import ClientAddresses
 from .config import Settings
 from .passwords import Passwords
-from .storage import Store
+from .store import Store
 from .throttle import LoginThrottle
 from .tokens import Keyring, TokenService
 

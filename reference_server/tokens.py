@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .config import Settings, StartupError
-from .snapshot import write_atomically
-from .storage import Store
+from .store import Store
+from .store.snapshot import write_atomically
 
 log = logging.getLogger("reference_server.tokens")
 

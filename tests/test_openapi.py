@@ -22,7 +22,7 @@ from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.pagination import MAX_QUANTITY
 from reference_server.routes import accounts, auth
-from reference_server.storage import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
+from reference_server.store import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
 
 DOC_URI = "urn:dpaas:openapi"
 

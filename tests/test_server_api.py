@@ -17,9 +17,9 @@ from dpaas_conformance.library.embedded import ServedApp
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
-from reference_server.indexes import Listing, Rows
 from reference_server.pagination import ListParams, Page
-from reference_server.storage import Store
+from reference_server.store import Store
+from reference_server.store.indexes import Listing, Rows
 from tests.support import FakeClock
 
 

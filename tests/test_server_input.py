@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from reference_server.app import Components, create_app
 from reference_server.config import Settings
 from reference_server.pagination import ListParams, Page
-from reference_server.storage import Store
+from reference_server.store import Store
 from tests.support import FakeClock
 from tests.test_server_api import assert_error, auth, login
 

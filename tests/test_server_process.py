@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from reference_server.demo import DEMO_PRINCIPALS
-from reference_server.storage import MAIN_DB, TOKENS_DB
+from reference_server.store import MAIN_DB, TOKENS_DB
 from tests.support import free_port, wait_ready
 
 

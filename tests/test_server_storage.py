@@ -14,13 +14,13 @@ from tinydb import TinyDB, where
 from tinydb.storages import MemoryStorage
 
 from reference_server.config import Settings, StartupError
-from reference_server.durable import Database, DurableStorage
-from reference_server.indexes import Listing
-from reference_server.journal import encode
 from reference_server.pagination import ListParams
-from reference_server.refresh_records import PRUNE_PER_WRITE
-from reference_server.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
-from reference_server.storage import MAIN_DB, Store, isoformat
+from reference_server.store import MAIN_DB, Store, isoformat
+from reference_server.store.durable import Database, DurableStorage
+from reference_server.store.indexes import Listing
+from reference_server.store.journal import encode
+from reference_server.store.refresh_records import PRUNE_PER_WRITE
+from reference_server.store.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
 from tests.support import FakeClock
 
 
@@ -119,7 +119,7 @@ def test_a_torn_journal_tail_is_cut_off_and_logged(tmp_path: Path, caplog) -> No
     last = encode({"ops": [["t", 4, {"i": 3}]]})
     for torn in (last[:-1], last[:10], b"\x00" * 300, last[:-3] + b"\n"):
         journal_of(path).write_bytes(good + torn)
-        with caplog.at_level(logging.WARNING, logger="reference_server.journal"):
+        with caplog.at_level(logging.WARNING, logger="reference_server.store.journal"):
             again = Database(path)
         assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
         assert journal_of(path).read_bytes() == good, "the torn tail is truncated"

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from reference_server.config import Settings
-from reference_server.storage import TOKENS_DB, Store
+from reference_server.store import TOKENS_DB, Store
 from reference_server.tokens import Keyring, TokenService, hash_refresh_token
 from tests.support import FakeClock
 

@@ -9,7 +9,7 @@ from ..jsonio import json_response, list_response
 from ..pagination import parse_list_params
 from ..policy import ACTION_CREATE_ACCOUNT, ACTION_LIST_ACCOUNTS, accounts_resource
 from ..state import STORE
-from ..storage import ACCOUNT_ORDER_FIELDS
+from ..store import ACCOUNT_ORDER_FIELDS
 from ..validation import FieldErrors, read_json_object
 
 routes = web.RouteTableDef()

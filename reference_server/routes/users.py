@@ -9,7 +9,7 @@ from ..jsonio import list_response
 from ..pagination import parse_list_params
 from ..policy import ACTION_LIST_USERS, users_resource
 from ..state import STORE
-from ..storage import USER_ORDER_FIELDS
+from ..store import USER_ORDER_FIELDS
 
 routes = web.RouteTableDef()
 

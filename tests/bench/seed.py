@@ -18,8 +18,8 @@ from reference_server.demo import (
     account_document,
     user_document,
 )
-from reference_server.durable import Database
-from reference_server.storage import MAIN_DB, isoformat
+from reference_server.store import MAIN_DB, isoformat
+from reference_server.store.durable import Database
 
 BENCH_PASSWORD = "bench-password"
 ORG, NEIGHBOUR = "myorg", "otherorg"

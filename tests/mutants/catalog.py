@@ -27,10 +27,10 @@ from cryptography.hazmat.primitives import serialization
 from reference_server.app import Components
 from reference_server.bearer import require
 from reference_server.errors import ApiError
-from reference_server.indexes import Listing, Rows
 from reference_server.pagination import ListParams, Page
 from reference_server.policy import ACTION_CREATE_ACCOUNT, accounts_resource, is_allowed
-from reference_server.storage import USER_FIELDS, RotationResult, Store, isoformat
+from reference_server.store import USER_FIELDS, RotationResult, Store, isoformat
+from reference_server.store.indexes import Listing, Rows
 from reference_server.tokens import TokenService, hash_refresh_token
 from tests.mutants.rewrite import (
     is_list,

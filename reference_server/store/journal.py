@@ -23,7 +23,7 @@ from typing import Any
 
 from .snapshot import CorruptDatabaseError, dumps, write_atomically
 
-log = logging.getLogger("reference_server.journal")
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 

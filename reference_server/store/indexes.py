@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
-from .pagination import ListParams
+from ..pagination import ListParams
 
 Doc = Mapping[str, Any]
 

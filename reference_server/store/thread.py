@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from .durable import DurableStorage
 
-log = logging.getLogger("reference_server.store_thread")
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from tinydb.table import Table
 from .journal import Journal, encode
 from .snapshot import CorruptDatabaseError, Tables, read_snapshot, write_snapshot
 
-log = logging.getLogger("reference_server.durable")
+log = logging.getLogger(__name__)
 
 #: Compact once the journal holds this much more than the last snapshot (and at least this).
 COMPACT_MIN_BYTES = 8 * 1024 * 1024

@@ -19,15 +19,16 @@ Runs on the store thread only, each call inside one unit of work (one journal re
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .core import StoreCore
 from .durable import Database, clone
 from .indexes import KeyIndex, SortedIndex
 from .snapshot import CorruptDatabaseError
 
-log = logging.getLogger("reference_server.refresh_records")
+log = logging.getLogger(__name__)
 
 TABLE = "refresh_tokens"
 SPENT_FIELDS = frozenset({"hash", "family_id", "user_id", "expires_at", "used_at"})
@@ -164,3 +165,69 @@ class RefreshRecords:
         """Drop what earlier versions kept of revoked families (startup only: a full scan)."""
         ids = [d.doc_id for d in self.table if d.get("revoked_at") is not None]
         return len(self.table.remove(doc_ids=ids)) if ids else 0
+
+
+class RefreshTokenQueries(StoreCore):
+    """The refresh-token half of the `Store`: every call is one unit of work on the store thread."""
+
+    token_indexes = (RefreshRecords,)
+
+    @property
+    def _records(self) -> RefreshRecords:
+        return self._index(RefreshRecords)
+
+    def _active_user_sync(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
+        raise NotImplementedError  # the users part of the Store answers this
+
+    def _prepare_sync(self) -> None:
+        super()._prepare_sync()
+        pruned = self._records.prune(self.now()) + self._records.prune_revoked()
+        if pruned:
+            log.info("pruned %d expired or revoked refresh token records", pruned)
+
+    async def insert_refresh_token(self, record: Mapping[str, Any]) -> None:
+        """Store the first token of a new family, evicting the user's oldest families over cap."""
+        await self._run(
+            lambda: self._records.insert(
+                dict(record), self.settings.max_families_per_user, self.now()
+            )
+        )
+
+    async def find_refresh_token(self, token_hash: str) -> dict[str, Any] | None:
+        """A copy of the stored record of a refresh token, or None."""
+        return await self._run(lambda: self._records.find(token_hash))
+
+    async def rotate_refresh_token(
+        self, token_hash: str, successor: Mapping[str, Any]
+    ) -> RotationResult:
+        """Atomically use `token_hash` and store `successor`; on reuse revoke the family.
+
+        The revocation is its own durable write, made before the answer is returned; a
+        rotation slipping in between is revoked with the rest of the family.
+        """
+        result = await self._run(
+            lambda: self._records.rotate(
+                token_hash, dict(successor), self.now(), self._active_user_sync
+            )
+        )
+        if result.revoke is not None:
+            reason = "reuse" if result.status == "reused" else "user inactive"
+            revoked = await self.revoke_family(result.revoke, reason)
+            if result.status == "reused":
+                log.warning(
+                    "refresh token reuse detected: family %s revoked (%d tokens)",
+                    result.revoke,
+                    revoked,
+                )
+        return result
+
+    async def revoke_family(self, family_id: str, reason: str = "revoked") -> int:
+        """Revoke a family: its records are dropped. How many there were."""
+        revoked = await self._run(lambda: self._records.revoke(family_id))
+        if revoked:
+            log.info("refresh token family %s revoked (%s)", family_id, reason)
+        return revoked
+
+    async def prune_refresh_tokens(self) -> int:
+        """Drop every expired refresh-token record now (writes also drop a few each)."""
+        return await self._run(lambda: self._records.prune(self.now()))

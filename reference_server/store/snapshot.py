@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .config import StartupError
+from ..config import StartupError
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 

@@ -1,0 +1,188 @@
+"""The store's plumbing: the data-dir lock, the two databases, the one thread that owns them.
+
+All database work runs on ONE thread (TinyDB is not thread-safe, `thread.py`); each job is one unit
+of work, durable before its caller hears back. How documents reach disk is `durable.py`'s business
+(a snapshot, `snapshot.py`, plus a journal, `journal.py`); what they are looked up by, `indexes.py`.
+The resources' own documents and queries live in `accounts.py`, `users.py` and
+`refresh_records.py`, each a part of the one `Store` (`__init__.py`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from tinydb.table import Table
+
+from ..config import Settings, StartupError
+from ..pagination import ListParams, Page
+from .durable import Database, DurableStorage, clone
+from .indexes import Listing, Rows
+from .thread import StoreThread
+
+log = logging.getLogger("reference_server.store")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an index type
+
+MAIN_DB = "dpaas.json"
+TOKENS_DB = "tokens.json"
+LOCK_FILE = ".lock"
+
+
+def isoformat(ts: float) -> str:
+    """UTC ISO 8601 with microseconds and a `Z`, e.g. 2025-09-30T10:00:00.123456Z."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class StoreCore:
+    """The single owner of both TinyDB files; every query runs on one dedicated thread.
+
+    Each resource's queries subclass this and name the indexes they need in `main_indexes` or
+    `token_indexes`: classes built on that database when it opens, found again with `_index`.
+    """
+
+    main_indexes: tuple[type, ...] = ()
+    token_indexes: tuple[type, ...] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._thread = StoreThread()
+        self._lock_fd: int | None = None
+        self._db: Database | None = None
+        self._tokens_db: Database | None = None
+        self._indexes: dict[type, Any] = {}
+
+    # ----------------------------------------------------------------- plumbing
+
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn` on the store thread as one unit of work, durable before this returns."""
+        return await self._thread.run(fn, *args, **kwargs)
+
+    def now(self) -> float:
+        return self.settings.clock()
+
+    @property
+    def main_storage(self) -> DurableStorage:
+        assert self._db is not None, "store is not open"
+        return self._db.durable
+
+    @property
+    def tokens_storage(self) -> DurableStorage:
+        assert self._tokens_db is not None, "store is not open"
+        return self._tokens_db.durable
+
+    def _table(self, name: str) -> Table:
+        assert self._db is not None, "store is not open"
+        return self._db.documents(name)
+
+    def _index(self, kind: type[I]) -> I:
+        index = self._indexes.get(kind)
+        assert index is not None, "store is not open"
+        return index  # type: ignore[no-any-return]
+
+    def _doc(self, table: str, doc_id: int | None) -> dict[str, Any] | None:
+        """One document (TinyDB's copy of its top level), or None."""
+        return None if doc_id is None else self._table(table).get(doc_id=doc_id)  # type: ignore[return-value]
+
+    async def open(self) -> None:
+        """Lock the data dir, load both databases (refusing corrupt ones), prune old tokens."""
+        try:
+            await self._thread.run_alone(self._open_sync)
+        except BaseException:
+            self._thread.stop()
+            raise
+
+    async def close(self) -> None:
+        """Fold the journals into snapshots, close the files, release the lock and the thread."""
+        try:
+            if self._thread.alive:  # else a failed open stopped it, and nothing is open
+                await self._thread.run_alone(self._close_sync)
+        finally:
+            self._thread.stop()
+
+    def _open_sync(self) -> None:
+        data_dir = self.settings.data_dir
+        try:
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=0o700, exist_ok=True)  # its files hold hashes and the key
+            self._lock_fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StartupError(f"data dir {data_dir} is unusable: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise StartupError(f"data dir {data_dir} is locked by another running server") from exc
+        try:
+            self._db = Database(data_dir / MAIN_DB)
+            self._tokens_db = Database(data_dir / TOKENS_DB)
+            self._indexes = {kind: kind(self._db) for kind in self.main_indexes}
+            self._indexes |= {kind: kind(self._tokens_db) for kind in self.token_indexes}
+            self._prepare_sync()
+            for storage in (self.main_storage, self.tokens_storage):
+                storage.compact()  # a journal left by a crash, or the pruning just done
+        except StartupError:
+            self._close_sync(compact=False)
+            raise
+        except OSError as exc:
+            self._close_sync(compact=False)
+            raise StartupError(f"cannot use the database in {data_dir}: {exc}") from exc
+        self._thread.storages = [self.main_storage, self.tokens_storage]
+
+    def _close_sync(self, compact: bool = True) -> None:
+        self._thread.storages = []
+        for db in (self._db, self._tokens_db):
+            if db is not None:
+                if compact and db.durable.broken is None:
+                    try:
+                        db.durable.compact()
+                    except OSError:
+                        log.exception("compacting %s at shutdown failed", db.durable.path)
+                db.close()
+        self._db = self._tokens_db = None
+        self._indexes = {}
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _prepare_sync(self) -> None:
+        """What a resource does once its indexes are built and before the journals are folded
+        (pruning, say); extended with `super()` by the resources that need it."""
+
+    # ----------------------------------------------------------------- seeding
+
+    async def is_empty(self) -> bool:
+        return await self._run(lambda: len(self._table("organizations")) == 0)
+
+    async def seed_if_empty(self, data: Mapping[str, list[dict[str, Any]]]) -> bool:
+        """Insert organizations/users/accounts (one write) if there are no organizations yet."""
+        return await self._run(self._seed_sync, data)
+
+    def _seed_sync(self, data: Mapping[str, list[dict[str, Any]]]) -> bool:
+        if len(self._table("organizations")):
+            return False
+        for table in ("organizations", "users", "accounts"):
+            self._table(table).insert_multiple(clone(row) for row in data.get(table, []))
+        return True
+
+    # ----------------------------------------------------------------- lists
+
+    def tenant_rows(self, listing: Listing, organization_id: str) -> Rows:
+        """The tenant filter, in one place: the rows of a list one organization may see."""
+        return listing.rows(organization_id)
+
+    def _list_sync(
+        self, table: str, listing: Listing, organization_id: str, params: ListParams,
+        fields: tuple[str, ...],
+    ) -> Page:
+        rows = self.tenant_rows(listing, organization_id)
+        docs = [self._doc(table, doc_id) or {} for doc_id in rows.page(params)]
+        return Page(total=rows.total, results=[{f: clone(d.get(f)) for f in fields} for d in docs])
