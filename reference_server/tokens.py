@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -27,6 +28,22 @@ KEY_FILE = "signing-key.pem"
 MIN_RSA_BITS = 2048
 MAX_TOKEN_LENGTH = 8192
 MAX_REFRESH_TOKEN_LENGTH = 512
+
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def is_canonical_b64url(segment: str) -> bool:
+    """Unpadded base64url in its one canonical spelling (RFC 7515 §2, RFC 4648 §3.5): no `=`,
+    no other alphabet, no length that cannot be, no stray bits in the last character.
+
+    Decoders (PyJWT's included) accept padding and ignore the stray bits, so without this one
+    token would have many spellings, and a token with `==` appended would still verify.
+    """
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        return False
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") == segment
 
 
 def _b64url_uint(value: int) -> str:
@@ -147,6 +164,8 @@ class TokenService:
     def decode_access_token(self, token: str) -> dict[str, Any] | None:
         """Verified claims of a well-formed, correctly signed, unexpired token; else None."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            return None
+        if not all(is_canonical_b64url(segment) for segment in token.split(".")):
             return None
         try:
             header = jwt.get_unverified_header(token)

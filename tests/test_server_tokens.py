@@ -169,6 +169,36 @@ def test_forged_and_malformed_tokens_rejected(tmp_path: Path) -> None:
     run(tmp_path, body)
 
 
+def _respellings(token: str) -> dict[str, str]:
+    """The same signed token spelled differently: each decodes to the same bytes in a lenient
+    base64 decoder, and none is the canonical unpadded base64url of RFC 7515 §2."""
+    head, payload, sig = token.split(".")
+    last = sig[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # A 256-byte signature is 342 characters: the last carries 2 bits and 4 unused ones.
+    twin = alphabet[alphabet.index(last) | 0b0001]
+    return {
+        "signature with == appended": f"{head}.{payload}.{sig}==",
+        "signature with = appended": f"{head}.{payload}.{sig}=",
+        "payload padded": f"{head}.{payload}{'=' * (-len(payload) % 4)}.{sig}",
+        "stray bits in the last character": f"{head}.{payload}.{sig[:-1]}{twin}",
+        "standard base64 alphabet": f"{head}.{payload}.{sig.replace('-', '+').replace('_', '/')}",
+        "whitespace inside": f"{head}.{payload}.{sig[:10]} {sig[10:]}",
+    }
+
+
+def test_a_token_is_accepted_only_in_canonical_base64url(tmp_path: Path) -> None:
+    async def body(tokens: TokenService, clock: FakeClock) -> None:
+        for _ in range(8):  # some signatures have no '-' or '_' to swap: try several
+            good = (await tokens.issue(USER))["access_token"]
+            assert await tokens.verify_access_token(good) is not None
+            for name, token in _respellings(good).items():
+                if token != good:
+                    assert await tokens.verify_access_token(token) is None, name
+
+    run(tmp_path, body)
+
+
 def _signed(tokens: TokenService, claims: dict[str, Any], **headers: Any) -> str:
     key = tokens.keyring.active
     return jwt.encode(
