@@ -18,7 +18,6 @@ from reference_server.pagination import ListParams
 from reference_server.store import MAIN_DB, Store, isoformat
 from reference_server.store.durable import Database, DurableStorage
 from reference_server.store.indexes import Listing
-from reference_server.store.journal import encode
 from reference_server.store.refresh_records import PRUNE_PER_WRITE
 from reference_server.store.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
 from tests.support import FakeClock
@@ -73,9 +72,9 @@ def test_snapshot_is_written_through_a_temp_file_and_rename(tmp_path: Path, monk
 
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", spy_replace)
-    write_snapshot(path, {"t": {"1": {"a": 1}}}, 3)
+    write_snapshot(path, {"t": {"1": {"a": 1}}}, 3, "db-id")
     assert calls == ["fsync", "replace", "fsync"], "fsync file, rename, fsync directory"
-    meta = {"1": {"generation": 3}}
+    meta = {"1": {"generation": 3, "database": "db-id"}}
     assert json.loads(path.read_text()) == {"t": {"1": {"a": 1}}, META_TABLE: meta}
     assert [p.name for p in tmp_path.iterdir()] == ["db.json"], "no temp file left behind"
 
@@ -109,21 +108,24 @@ def test_corrupt_snapshot_refuses_to_load(tmp_path: Path, content: str) -> None:
     assert path.read_text() == content, "a corrupt file is never overwritten"
 
 
-def test_a_torn_journal_tail_is_cut_off_and_logged(tmp_path: Path, caplog) -> None:
+def test_a_torn_journal_tail_is_cut_off_kept_aside_and_logged(tmp_path: Path, caplog) -> None:
     path = tmp_path / "db.json"
     db = Database(path)
-    for i in range(3):
+    for i in range(4):
         db.documents("t").insert({"i": i})
     crash(db)
-    good = journal_of(path).read_bytes()
-    last = encode({"ops": [["t", 4, {"i": 3}]]})
-    for torn in (last[:-1], last[:10], b"\x00" * 300, last[:-3] + b"\n"):
+    *good_lines, last = journal_of(path).read_bytes().splitlines(keepends=True)
+    good = b"".join(good_lines)
+    for torn in (last[:-1], last[:10], b"\x00" * 300):
         journal_of(path).write_bytes(good + torn)
         with caplog.at_level(logging.WARNING, logger="reference_server.store.journal"):
             again = Database(path)
         assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
-        assert journal_of(path).read_bytes() == good, "the torn tail is truncated"
-        assert "torn tail" in caplog.text
+        assert journal_of(path).read_bytes() == good, "the torn tail is cut off"
+        [kept] = [p for p in tmp_path.iterdir() if ".torn-" in p.name]
+        assert kept.read_bytes() == torn, "and kept beside the journal"
+        assert "torn tail" in caplog.text and kept.name in caplog.text
+        kept.unlink()
         caplog.clear()
         crash(again)
 
@@ -138,7 +140,7 @@ def test_damage_before_good_records_refuses_to_start(tmp_path: Path) -> None:
     lines[2] = lines[2].replace(b'"i":1', b'"i":7')  # the CRC no longer matches
     damaged = b"".join(lines)
     journal_of(path).write_bytes(damaged)
-    with pytest.raises(CorruptDatabaseError, match="good records follow a bad one"):
+    with pytest.raises(CorruptDatabaseError, match="does not check out"):
         DurableStorage(path)
     assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
 
@@ -169,12 +171,13 @@ def test_a_crash_between_snapshot_and_new_journal_loses_and_repeats_nothing(
     db.documents("t").insert({"i": 1})
     tables = json.loads(json.dumps(db.storage.read()))
     crash(db)
-    write_snapshot(path, tables, 1)  # the new snapshot landed, the old journal is still there
+    identity = db.durable.database
+    write_snapshot(path, tables, 1, identity)  # the new snapshot landed, the old journal stayed
     again = Database(path)
     assert [d["i"] for d in again.documents("t").all()] == [0, 1]
     assert records(path) == [], "the absorbed journal is dropped"
     crash(again)
-    write_snapshot(path, tables, 5)  # a journal from neither this generation nor the last
+    write_snapshot(path, tables, 5, identity)  # a journal of neither this generation nor the last
     with open(journal_of(path), "ab") as fh:
         fh.write(b"0badc0de {")
     journal = journal_of(path).read_bytes()
