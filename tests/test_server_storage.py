@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -444,9 +445,8 @@ def test_concurrent_creates_lose_nothing_and_share_fsyncs(tmp_path: Path) -> Non
 
 
 def _token_record(token_hash: str, now: float, ttl: float = 100.0) -> dict[str, object]:
-    return {"hash": token_hash, "family_id": f"fam-{token_hash}", "parent_hash": None,
-            "user_id": "user-1", "org_id": "org-1", "issued_at": now, "expires_at": now + ttl,
-            "used_at": None}
+    return {"hash": token_hash, "family_id": str(uuid.uuid5(uuid.NAMESPACE_URL, token_hash)),
+            "user_id": "user-1", "org_id": "org-1", "issued_at": now, "expires_at": now + ttl}
 
 
 def _with_store(tmp_path: Path, clock: FakeClock, body) -> None:
@@ -465,18 +465,23 @@ def _with_store(tmp_path: Path, clock: FakeClock, body) -> None:
     asyncio.run(scenario())
 
 
-def test_a_spent_token_keeps_only_what_reuse_detection_needs(tmp_path: Path) -> None:
+def test_a_token_without_a_position_is_found_by_its_hash(tmp_path: Path) -> None:
+    """Tokens that carry no family and position (issued before they did, or by a variant):
+    the current one rotates, the one just spent revokes the family, an older one is unknown."""
     clock = FakeClock()
 
     async def body(store: Store) -> None:
         await store.insert_refresh_token(_token_record("h0", clock.now))
         assert (await store.rotate_refresh_token("h0", {"hash": "h1"})).status == "ok"
-        spent = await store.find_refresh_token("h0")
-        assert spent is not None
-        assert set(spent) == {"hash", "family_id", "user_id", "expires_at", "used_at"}
-        assert (await store.rotate_refresh_token("h0", {"hash": "h2"})).status == "reused"
-        assert await store.find_refresh_token("h1") is None, "the family is gone"
-        assert await store.find_refresh_token("h0") is None
+        assert (await store.rotate_refresh_token("h1", {"hash": "h2"})).status == "ok"
+        spent = await store.find_refresh_token("h1")
+        assert spent is not None and spent["used_at"] == clock.now and spent["hash"] == "h1"
+        assert (await store.find_refresh_token("h2") or {}).get("used_at", 0) is None
+        assert await store.find_refresh_token("h0") is None, "only the last spent one is kept"
+        assert (await store.rotate_refresh_token("h0", {"hash": "h3"})).status == "invalid"
+        assert (await store.rotate_refresh_token("h1", {"hash": "h3"})).status == "reused"
+        assert await store.find_refresh_token("h2") is None, "the family is gone"
+        assert await store.find_refresh_token("h1") is None
 
     _with_store(tmp_path, clock, body)
 
@@ -492,7 +497,7 @@ def test_expired_records_are_dropped_while_the_server_runs(tmp_path: Path) -> No
         await store.insert_refresh_token(_token_record("new", clock.now))
         left = [h for i in range(40) if await store.find_refresh_token(h := f"old{i}")]
         assert len(left) == 40 - PRUNE_PER_WRITE, "a write drops a bounded few, oldest first"
-        assert await store.prune_refresh_tokens() == len(left) + 1
+        assert await store.prune_refresh_tokens() == len(left), "one record per family"
         assert await store.find_refresh_token("old0-next") is None
         assert await store.find_refresh_token("new") is not None
 
