@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from reference_server.config import Settings
 from reference_server.store import TOKENS_DB, Store
+from reference_server.store.core import TOKENS_COMPACT_MIN_BYTES
 from reference_server.tokens import Keyring, TokenService, hash_refresh_token
 from tests.support import FakeClock
 
@@ -365,6 +366,8 @@ def test_a_family_costs_one_record_whatever_the_number_of_rotations(tmp_path: Pa
             chain.append((await tokens.rotate(chain[-1]))["refresh_token"])  # type: ignore[index]
             if i in (10, 1000):
                 assert len(_families(tokens)) == 1, "one record, not one per token"
+                journal = tokens.store.tokens_storage.journal.size
+                assert journal <= TOKENS_COMPACT_MIN_BYTES + 4096, "folded into the snapshot"
                 tokens.store.tokens_storage.compact()
                 sizes[i] = (tmp_path / TOKENS_DB).stat().st_size
         # the same record; only the digits of the position differ

@@ -36,6 +36,10 @@ MAIN_DB = "dpaas.json"
 TOKENS_DB = "tokens.json"
 #: Locked as well as the directory, for servers of earlier versions, which lock only this file.
 LOCK_FILE = ".lock"
+#: The tokens database folds its journal into its snapshot sooner than the main one (at least
+#: this much journal): a rotation rewrites one small record, so a busy refresh chain would
+#: otherwise leave megabytes of journal for a snapshot of a few hundred bytes.
+TOKENS_COMPACT_MIN_BYTES = 256 * 1024
 
 
 def isoformat(ts: float) -> str:
@@ -119,7 +123,8 @@ class StoreCore:
         self._lock(data_dir)
         try:
             self._db = Database(data_dir / MAIN_DB)
-            self._tokens_db = Database(data_dir / TOKENS_DB)
+            self._tokens_db = Database(
+                data_dir / TOKENS_DB, compact_min_bytes=TOKENS_COMPACT_MIN_BYTES)
             self._indexes = {kind: kind(self._db) for kind in self.main_indexes}
             self._indexes |= {kind: kind(self._tokens_db) for kind in self.token_indexes}
             self._prepare_sync()
