@@ -160,15 +160,18 @@ async def measure_level(base: str, accounts: int, cap_s: float) -> list[Sample]:
 async def rotate_chain(base: str, rotations: int, window: int, cap_s: float) -> dict[str, Any]:
     """Rotate one refresh chain `rotations` times; compare its first and last `window` steps,
     and a fresh chain's first `window` after it (same server, same moment: a control for what
-    the machine's load did meanwhile)."""
+    the machine's load did meanwhile). A chain too short to compare its ends gets a control as
+    long as itself, so that every run's memory and disk figures hold two families."""
     started = time.perf_counter()
     async with aiohttp.ClientSession(base) as session:
         long_chain = await _chain(session, rotations, started + cap_s)
         elapsed = time.perf_counter() - started
-        fresh = await _chain(session, window, time.perf_counter() + cap_s)
+        # a short chain gets a control as long as itself: every run ends with two families
+        fresh = await _chain(session, min(window, rotations), time.perf_counter() + cap_s)
+    compared = len(long_chain) >= 2 * window  # else too short to compare its ends
     out: dict[str, Any] = {"rotations": len(long_chain), "requested": rotations,
-                           "elapsed_s": elapsed}
-    if len(long_chain) >= 2 * window:
+                           "elapsed_s": elapsed, "control_rotations": len(fresh)}
+    if compared:
         first = Sample("refresh", 0, 1, long_chain[:window])
         last = Sample("refresh", 0, 1, long_chain[-window:])
         control = Sample("refresh", 0, 1, fresh)
