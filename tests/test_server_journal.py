@@ -20,10 +20,12 @@ import pytest
 
 from reference_server.config import Settings, StartupError
 from reference_server.demo import DEMO_PRINCIPALS
+from reference_server.pagination import ListParams
 from reference_server.store import MAIN_DB, TOKENS_DB, Store
 from reference_server.store.core import LOCK_FILE
 from reference_server.store.durable import Database, DurableStorage
 from reference_server.store.snapshot import META_TABLE, CorruptDatabaseError
+from reference_server.tokens import Keyring, TokenService
 from tests.support import FakeClock, free_port, wait_ready
 
 
@@ -299,6 +301,41 @@ def test_a_refused_start_leaves_a_previous_version_data_dir_as_it_was(tmp_path: 
 
     asyncio.run(main())
     assert files(tmp_path) == before
+
+
+PREVIOUS_VERSION = Path(__file__).parent / "data" / "previous-version"
+
+
+def test_a_data_dir_written_by_the_previous_version_starts_and_keeps_its_sessions(
+    tmp_path: Path,
+) -> None:
+    for name in ("dpaas.json", "dpaas.journal", "tokens.json", "tokens.journal"):
+        (tmp_path / name).write_bytes((PREVIOUS_VERSION / name).read_bytes())
+    issued = json.loads((PREVIOUS_VERSION / "refresh-tokens-issued.json").read_text())
+    settings = Settings(data_dir=tmp_path, clock=FakeClock())
+
+    async def main() -> None:
+        store = Store(settings)
+        await store.open()
+        try:
+            tokens = TokenService(settings, store, Keyring.load_or_create(tmp_path))
+            org = (await store.find_login_user("myorg", "user@example.com") or {})
+            page = await store.list_accounts(org["organization_id"], ListParams())
+            names = sorted(a["name"] for a in page.results)
+            assert names == ["Development", "Production", "Written by the previous version 1",
+                             "Written by the previous version 2"], names
+            assert await tokens.rotate(issued["spent"][0]) is None, "long spent"
+            fresh = await tokens.rotate(issued["live"])
+            assert fresh is not None, "a session of the previous version goes on"
+            assert await tokens.rotate(issued["live"]) is None, "spent now"
+            assert await tokens.rotate(fresh["refresh_token"]) is None, "reuse revoked it"
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    for name in (MAIN_DB, TOKENS_DB):
+        ident = identity(tmp_path / name)
+        assert ident and header(tmp_path / name)["database"] == ident
 
 
 # --- as the issue tried it: the server as a process ------------------------------------------

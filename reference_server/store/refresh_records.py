@@ -273,7 +273,7 @@ class RefreshTokenQueries(StoreCore):
         super()._prepare_sync()
         migrated = self._records.migrate(self.now())
         if migrated:
-            log.info("refresh tokens: %d live tokens of the earlier format are families now",
+            log.info("refresh tokens: migrated %d live token(s) of the earlier format to families",
                      migrated)
         pruned = self._records.prune(self.now())
         if pruned:
