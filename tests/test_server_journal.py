@@ -341,12 +341,28 @@ def test_a_data_dir_written_by_the_previous_version_starts_and_keeps_its_session
 # --- as the issue tried it: the server as a process ------------------------------------------
 
 
+START_REFUSAL_TIMEOUT = 30
+
+
 def spawn(data_dir: Path, port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "reference_server", "--demo", "--port", str(port),
          "--data-dir", str(data_dir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
+
+
+def refused_start(data_dir: Path) -> str:
+    """Start a server that must refuse to: its stderr. One that starts is stopped, and fails."""
+    proc = spawn(data_dir, free_port())
+    try:
+        _, err = proc.communicate(timeout=START_REFUSAL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        raise AssertionError(f"the server started: {err}") from None
+    assert proc.returncode == 2, err
+    return err
 
 
 def test_a_zero_length_journal_and_a_deleted_lock_as_the_red_team_tried_them(
@@ -367,18 +383,15 @@ def test_a_zero_length_journal_and_a_deleted_lock_as_the_red_team_tried_them(
                            headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 201
         (tmp_path / LOCK_FILE).unlink()
-        second = spawn(tmp_path, free_port())
-        _, err = second.communicate(timeout=30)
-        assert second.returncode == 2 and "locked" in err and "Traceback" not in err, err
+        err = refused_start(tmp_path)
+        assert "locked" in err and "Traceback" not in err, err
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
 
     journal_of(tmp_path / MAIN_DB).write_bytes(b"")
     before = files(tmp_path)
-    again = spawn(tmp_path, free_port())
-    _, err = again.communicate(timeout=30)
-    assert again.returncode == 2, err
+    err = refused_start(tmp_path)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "empty where a header is due" in err
     assert files(tmp_path) == before, "not seeded again, nothing rewritten"
