@@ -379,9 +379,9 @@ def test_a_family_costs_one_record_whatever_the_number_of_rotations(tmp_path: Pa
 
 def test_reuse_of_any_earlier_token_revokes_the_family(tmp_path: Path) -> None:
     async def body(tokens: TokenService, clock: FakeClock) -> None:
-        for back in (1, 2, 50, 200):
+        for back in (1, 2, 120):
             chain = [(await tokens.issue(USER))["refresh_token"]]
-            for _ in range(200):
+            for _ in range(back + 1):
                 chain.append((await tokens.rotate(chain[-1]))["refresh_token"])  # type: ignore[index]
             assert await tokens.rotate(chain[-1 - back]) is None, back
             assert await tokens.rotate(chain[-1]) is None, f"{back} back: family revoked"
