@@ -37,10 +37,10 @@ def test_a_conformant_target_exits_0_and_says_why_a_scenario_did_not_run(
     result = project.run(LOGIN_MUST, NO_STORE_SHOULD, NEEDS_LIMITED)
     assert result.ret == 0
     result.stdout.fnmatch_lines([
-        "*CONFORMANT: every MUST scenario that ran passed*",
-        "*1 scenario not run*",
+        '*CONFORMANT for the requirements checked; not checked: ACC-5 (no "limited" principal)',
+        '*1 scenario not run: no "limited" principal',
         "*exit status 0*",
-        "SKIPPED*not run: needs the 'limited' principal*",
+        'SKIPPED*not run: no "limited" principal; add [[]principals.limited[]]*',
     ])
     assert column(result, "must passed") == 1
     assert column(result, "should passed") == 1
@@ -49,7 +49,9 @@ def test_a_conformant_target_exits_0_and_says_why_a_scenario_did_not_run(
     assert (report["verdict"], report["exit_status"]) == ("CONFORMANT", 0)
     not_run = [r for r in report["scenarios"] if r["outcome"] == "not run"]
     assert [r["requirements"] for r in not_run] == [["ACC-5"]]
-    assert "needs the 'limited' principal" in not_run[0]["reason"]
+    assert 'no "limited" principal' in not_run[0]["reason"]
+    assert report["not_checked"] == [{"requirement": "ACC-5",
+                                      "reasons": ['no "limited" principal']}]
 
 
 def test_a_broken_must_exits_1_naming_the_requirement(
@@ -59,8 +61,13 @@ def test_a_broken_must_exits_1_naming_the_requirement(
     result = project.run(LOGIN_MUST, NO_STORE_SHOULD)
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*DPaaS requirement broken*",
-        "*AUTH-1 (MUST): login answers 200*",
+        "Scenario: Logging in returns a bearer token (tiny.feature, line *)",
+        "Step: And the response body is a token response (line *)",
+        "Requirement broken:",
+        "  AUTH-1 (MUST): login answers 200*",
+        "Expected and got:",
+        "  the body is not a valid token:",
+        "      expires_in: 900 was expected",
         "*NOT CONFORMANT: requirements failed: MUST AUTH-1*",
         "*exit status 1*",
     ])
