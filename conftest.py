@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+TESTS = Path(__file__).resolve().parent / "tests"  # not config.rootpath: see docs/checking.md
+
 pytest_plugins = ["pytester"]  # the project's tests run small projects with it (tests/)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """Against someone else's server (--base-url) only the scenarios make sense: the project's
     own tests are not even collected, so none of their imports (some need [dev]) happens."""
-    if config.getoption("base_url", None) and collection_path.is_relative_to(
-            config.rootpath / "tests"):
+    if config.getoption("base_url", None) and collection_path.is_relative_to(TESTS):
         return True
     return None

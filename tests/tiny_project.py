@@ -12,6 +12,7 @@ later run's connection errors would escape that table.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,8 +26,6 @@ import pytest
 from pytest_bdd import then
 
 from dpaas_conformance.library.plugin import activate
-
-pytest_plugins = ["dpaas_conformance.library.plugin"]  # plugin autoloading is off (see Project)
 
 
 def pytest_configure(config):
@@ -101,17 +100,22 @@ class Project:
         (pytester.path / "dpaas.toml").write_text(CONFIG)
 
     def run(self, *scenarios: str, config: bool = True, extra: Sequence[str] = (),
-            **options: Any) -> pytest.RunResult:
+            subprocess: bool = False, **options: Any) -> pytest.RunResult:
         """Runs the scenarios; `options` are the suite's (dpaas_strict=True), `extra` any other
-        arguments ("-p", "xdist.plugin", "-n", "2")."""
+        arguments ("-p", "xdist.plugin", "-n", "2"); `subprocess`: in a new Python, as a user's
+        run would be (the modules imported afresh, through pytest's assertion rewriting)."""
         feature = "Feature: Tiny\n" + "".join(scenarios)
         (self.pytester.path / "features" / "tiny.feature").write_text(feature)
         args = ["--base-url", self.url, "--dpaas-report=report.json", "-rs", "-p",
-                "no:cacheprovider", "-p", "pytest_bdd.plugin", "-p", "pytest_base_url.plugin"]
+                "no:cacheprovider"]
+        if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the suite by its entry point
+            args += ["-p", "pytest_bdd.plugin", "-p", "pytest_base_url.plugin", "-p", "dpaas"]
         if config:
             args.append("--dpaas-config=dpaas.toml")
         args += [f"--{k.replace('_', '-')}" + ("" if v is True else f"={v}")
                  for k, v in options.items()]
+        if subprocess:
+            return self.pytester.runpytest_subprocess(*args, *extra)
         return self.pytester.runpytest(*args, *extra)
 
     def report(self) -> dict[str, Any]:

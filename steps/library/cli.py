@@ -50,9 +50,9 @@ def pytest_args(base_url: str | None, config: str | None, rest: Sequence[str]) -
     args = [str(SCENARIOS_MODULE), "-c", os.devnull, "--rootdir", str(SUITE_DIR),
             "-p", "no:cacheprovider"]
     if base_url:
-        args += ["--base-url", base_url]
+        args.append(f"--base-url={base_url}")
     if config:
-        args += ["--dpaas-config", config]
+        args.append(f"--dpaas-config={config}")
     return [*args, *rest]
 
 

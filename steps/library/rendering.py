@@ -23,7 +23,8 @@ from dpaas_conformance.library.results import ScenarioResult
 WIDTH = 80
 MESSAGE_LINES = 40  # of one assertion's text, in full
 SHORT_MESSAGE = 160  # characters of it, in a compact entry
-VOLATILE = re.compile(r"(?=[\w-]*\d)[\w-]{8,}")  # ids, timestamps, tokens: not part of a cause
+#: Not part of a cause: masked secrets, and ids, timestamps and tokens (words with digits).
+VOLATILE = re.compile(r"\S*…\S* \(\d+ chars, masked\)|(?=[\w-]*\d)[\w-]{8,}")
 
 
 @dataclass(frozen=True)

@@ -495,4 +495,5 @@ class Verdict:
         }
 
     def write(self, path: Path, **context: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.report(**context), indent=2), encoding="utf-8")
