@@ -32,10 +32,9 @@ from dpaas_conformance.library.outcomes import (
 )
 from dpaas_conformance.library.paths import SUITE_DIR
 from dpaas_conformance.library.results import Failure, ScenarioResult
-from dpaas_conformance.library.run import CLIENT, FAILED_STEP, TARGET, Step, run_of
-from dpaas_conformance.library.scenario import Identity, identity
+from dpaas_conformance.library.run import CLIENT, FAILED_STEP, TARGET, FailedStep, run_of
+from dpaas_conformance.library.scenario import Identity, identity, template_of
 from dpaas_conformance.library.target import Target
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 
 def _plumbing_dirs() -> tuple[Path, ...]:
@@ -49,7 +48,7 @@ def _plumbing_dirs() -> tuple[Path, ...]:
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                           **_: Any) -> None:
-    request.node.stash[FAILED_STEP] = Step(
+    request.node.stash[FAILED_STEP] = FailedStep(
         f"{step.keyword} {step.name} (line {step.line_number})", scenario.name,
         f"{Path(feature.filename).name}, line {scenario.line_number}")
 
@@ -110,7 +109,7 @@ def failure_of(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException],
     mask = (lambda text: printable(client.redact(text))) if client is not None else printable
     where, name = step.where if step else "", step.scenario if step else ""
     if not name:
-        template = _template(item)
+        template = template_of(item)
         name = template.name if template is not None else item.name
         where = (f"{Path(template.feature.filename).name}, line {template.line_number}"
                  if template is not None else "")
@@ -133,13 +132,6 @@ def failure_of(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException],
         replay_text=replay_text,
         replay=replay_json,
     )
-
-
-def _template(item: pytest.Item) -> Any:
-    try:
-        return scenario_wrapper_template_registry.get(item.obj)  # type: ignore[attr-defined]
-    except (AttributeError, TypeError):
-        return None
 
 
 def message_of(error: BaseException) -> str:

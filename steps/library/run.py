@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Step:
+class FailedStep:
     """The step a scenario failed in, and where its scenario is written."""
 
     text: str  # "Then the response status is 200"
@@ -42,7 +42,7 @@ RUN = pytest.StashKey[Run]()
 #: Per scenario (item stash): its client, its target and the step it failed in.
 CLIENT = pytest.StashKey["ApiClient"]()
 TARGET = pytest.StashKey["Target"]()
-FAILED_STEP = pytest.StashKey[Step]()
+FAILED_STEP = pytest.StashKey[FailedStep]()
 
 
 def is_controller(config: pytest.Config) -> bool:

@@ -41,12 +41,17 @@ def variant_of(item: pytest.Item) -> str | None:
     return callspec.params.get("dpaas_variant") if callspec is not None else None
 
 
-def name_of(item: pytest.Item) -> str | None:
-    """The scenario's name as its feature file writes it (pytest-bdd keeps it by function)."""
+def template_of(item: pytest.Item) -> Any:
+    """pytest-bdd's scenario template of the item (it keeps them by function), or None."""
     try:
-        template = scenario_wrapper_template_registry.get(item.obj)  # type: ignore[attr-defined]
+        return scenario_wrapper_template_registry.get(item.obj)  # type: ignore[attr-defined]
     except (AttributeError, TypeError):  # not a function, or not one weak references reach
         return None
+
+
+def name_of(item: pytest.Item) -> str | None:
+    """The scenario's name as its feature file writes it."""
+    template = template_of(item)
     return template.name if template is not None else None
 
 

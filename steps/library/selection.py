@@ -6,6 +6,10 @@
 - `--dpaas-requirements` keeps the scenarios citing those ids or prefixes; the others are
   deselected, and the verdict names the requirements they would have checked.
 - Scenarios that write hostile data run last (`rank`).
+
+To leave a scenario out with a reason the verdict reports, skip it (a `skip` marker here, or
+`pytest.skip` in a step) with a reason written "not run: WHY; WHAT TO DO": it counts as not run,
+and the verdict names the requirements left unchecked by WHY (`verdict.short_reason`).
 """
 
 from __future__ import annotations
