@@ -12,7 +12,6 @@ later run's connection errors would escape that table.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,22 +99,19 @@ class Project:
         (pytester.path / "dpaas.toml").write_text(CONFIG)
 
     def run(self, *scenarios: str, config: bool = True, extra: Sequence[str] = (),
-            subprocess: bool = False, **options: Any) -> pytest.RunResult:
+            **options: Any) -> pytest.RunResult:
         """Runs the scenarios; `options` are the suite's (dpaas_strict=True), `extra` any other
-        arguments ("-p", "xdist.plugin", "-n", "2"); `subprocess`: in a new Python, as a user's
-        run would be (the modules imported afresh, through pytest's assertion rewriting)."""
+        arguments ("-p", "xdist.plugin", "-n", "2")."""
         feature = "Feature: Tiny\n" + "".join(scenarios)
         (self.pytester.path / "features" / "tiny.feature").write_text(feature)
         args = ["--base-url", self.url, "--dpaas-report=report.json", "-rs", "-p",
                 "no:cacheprovider"]
-        if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the suite by its entry point
-            args += ["-p", "pytest_bdd.plugin", "-p", "pytest_base_url.plugin", "-p", "dpaas"]
+        # Autoloading is off (see above): the plugins the suite needs, the suite by its entry point.
+        args += ["-p", "pytest_bdd.plugin", "-p", "pytest_base_url.plugin", "-p", "dpaas"]
         if config:
             args.append("--dpaas-config=dpaas.toml")
         args += [f"--{k.replace('_', '-')}" + ("" if v is True else f"={v}")
                  for k, v in options.items()]
-        if subprocess:
-            return self.pytester.runpytest_subprocess(*args, *extra)
         return self.pytester.runpytest(*args, *extra)
 
     def report(self) -> dict[str, Any]:

@@ -106,14 +106,18 @@ def failure_of(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException],
                result: ScenarioResult) -> Failure:
     client = item.stash.get(CLIENT, None)
     step = item.stash.get(FAILED_STEP, None)
-    mask = (lambda text: printable(client.redact(text))) if client is not None else printable
+
+    def mask(text: str) -> str:
+        return printable(client.redact(text) if client is not None else text)
+
     where, name = step.where if step else "", step.scenario if step else ""
     if not name:
         template = template_of(item)
         name = template.name if template is not None else item.name
         where = (f"{Path(template.feature.filename).name}, line {template.line_number}"
                  if template is not None else "")
-    suffix = item.nodeid.rsplit("[", 1)[1].rstrip("]") if item.nodeid.endswith("]") else ""
+    callspec = getattr(item, "callspec", None)
+    suffix = callspec.id if callspec is not None else ""  # the example's (and variant's) id
     exchanges = replay_text = ""
     replay_json = None
     if client is not None and client.exchanges:
