@@ -54,7 +54,7 @@ EXIT_STATUS = {CONFORMANT: 0, NOT_CONFORMANT: 1, VERDICT_INCONCLUSIVE: 4}
 SHOWN_REASONS = 10
 SHOWN_IDS = 8  # per reason, in the terminal; the JSON report lists every one
 JUDGED = (PASSED, FAILED, WARNED, EXPECTED)
-NOT_COLLECTED = "not collected (-k, a node id or --deselect)"
+NOT_COLLECTED = "not collected: -k, a node id or --deselect"
 
 
 @dataclass
