@@ -1,3 +1,16 @@
 """The DPaaS conformance suite: step definitions, one module per domain, and beside them the
 library they use (`steps/library/`: the pytest plugin, the HTTP client, the target, the requirement
-registry, the schemas, the verdict and the embedded server)."""
+registry, the schemas, the verdict and the embedded server).
+
+Imported as `dpaas_conformance`. Its modules are marked for pytest's assertion rewriting here,
+before any of them is imported, so that a failing step shows the values it compared: pytest does
+that by itself for a wheel (from the distribution's RECORD) but not for an editable install, whose
+RECORD names no module of the package. (This file itself has nothing to rewrite, and
+`dpaas-conformance` imports it before pytest starts: PYTEST_DONT_REWRITE.)
+"""
+
+import pkgutil
+
+import pytest
+
+pytest.register_assert_rewrite(*(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)))

@@ -1,4 +1,9 @@
-"""Fixtures for the tests that run the suite on a pytester project against the tiny target."""
+"""The project's own tests: the mutation harness beside them, and the fixtures of the tests that
+run the suite on a pytester project against the tiny target.
+
+pytest loads this file whenever tests/ is a testpath, even when none of its tests is collected
+(a --base-url run): so it imports nothing from the [dev] extra, at module level or in its hooks.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,13 @@ from collections.abc import Iterator
 import pytest
 from dpaas_conformance.library.embedded import ServedApp
 
+from tests.mutants import background
 from tests.tiny_project import Project
 from tests.tiny_target import Behaviour, tiny_app
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(background, "dpaas-mutation-harness")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from tests.mutants import BASELINE, CORRECT, MUTANT, variants
+from tests.mutants import BASELINE, CORRECT, MUTANT, tables, variants
 from tests.mutants.background import started
 from tests.mutants.runner import Judged, Results, correct_table, mutation_table, problems, run
 
@@ -75,3 +75,10 @@ def test_the_reference_server_passes_every_scenario(results: Results) -> None:
     baseline = results.baseline
     assert baseline is not None and baseline.rows, "the baseline did not run"
     assert baseline.verdict == "ok", "the reference server fails:\n" + report(results, BASELINE)
+
+
+def test_the_docs_tables_are_this_runs(results: Results) -> None:
+    assert not results.error, results.error
+    assert tables.committed() == tables.tables(results), (
+        f"the tables of docs/testing.md are not this run's: run `{tables.COMMAND}` and commit "
+        "docs/testing.md (new mutants or correct variants, a merge included, change them)")

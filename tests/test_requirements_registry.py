@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dpaas_conformance.library.plugin import REQUIREMENT_TAG
 from dpaas_conformance.library.requirements import LEVELS, REQUIREMENTS, checked_pairs
+from dpaas_conformance.library.selection import REQUIREMENT_TAG
 from pytest_bdd.parser import FeatureParser
 
 FEATURES = Path(__file__).parent.parent / "features"

@@ -1,4 +1,4 @@
-"""A bounded Schemathesis run against the reference server: the README's command, made small.
+"""A bounded Schemathesis run against the reference server: docs/checking.md's command, made small.
 
 The same `st run` an implementer runs against their own server (every check, every phase,
 stateful runs following the document's links), with few examples per operation so it costs a
@@ -22,7 +22,7 @@ from reference_server.demo import DEMO_PRINCIPALS
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "schemathesis.toml"
 RUN_TIMEOUT = 120
-#: A fixed seed keeps this small run the same every time; the README's full run has none.
+#: A fixed seed keeps this small run the same every time; the documented full run has none.
 SEED = "20250930"
 
 

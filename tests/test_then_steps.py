@@ -33,18 +33,37 @@ from tests.tiny_target import signing_key
 ADMIN = Principal("admin", "admin@t.test", "admin-password-1", "org-a")
 LIMITED = Principal("limited", "viewer@t.test", "viewer-password-1", "org-a")
 TARGET = Target("http://t.test", Config(principals={"admin": ADMIN, "limited": LIMITED}))
-NOW = int(time.time())
 
 
-def token(**claims: Any) -> str:
-    return jwt.encode({"sub": "u1", "iat": NOW, "exp": NOW + 900, **claims}, signing_key(),
+class Fresh:
+    """A value made when its test runs, never at import: a token carries the time it was issued,
+    and a long run must not age it past what the lifetime and signature checks tolerate."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+    def __call__(self) -> Any:
+        return self.make()
+
+
+def fresh(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v() if isinstance(v, Fresh) else v for k, v in values.items()}
+
+
+def token(age: int = 0, **claims: Any) -> str:
+    """An access token issued `age` seconds ago."""
+    issued = int(time.time()) - age
+    return jwt.encode({"sub": "u1", "iat": issued, "exp": issued + 900, **claims}, signing_key(),
                       algorithm="RS256", headers={"kid": "k1"})
 
 
-TOKENS = {"access_token": token(), "refresh_token": "r" * 43, "token_type": "Bearer",
-          "expires_in": 900}
-SESSION = Session(ADMIN, TOKENS["access_token"], "r" * 43, "p" * 43)
-ACTORS = Actors({"admin": SESSION}, "admin")
+def tokens(**fields: Any) -> dict[str, Any]:
+    return {"access_token": token(), "refresh_token": "r" * 43, "token_type": "Bearer",
+            "expires_in": 900, **fields}
+
+
+TOKENS = Fresh(tokens)
+ACTORS = Fresh(lambda: Actors({"admin": Session(ADMIN, token(), "r" * 43, "p" * 43)}, "admin"))
 
 
 def jwks() -> dict[str, Any]:
@@ -72,7 +91,10 @@ def page(items: list[dict[str, Any]], total: int | None = None, number: int = 1)
 
 def resp(status: int = 200, body: Any = None, *, headers: dict[str, str] | None = None,
          sent: Any = None, url: str = "http://t.test/x", text: str | None = None
-         ) -> httpx.Response:
+         ) -> Any:
+    """A response to judge (a `Fresh` one when its body is made when the test runs)."""
+    if isinstance(body, Fresh):
+        return Fresh(lambda: resp(status, body(), headers=headers, sent=sent, url=url, text=text))
     request = httpx.Request("POST" if sent is not None else "GET", url,
                             json=sent if sent is not None else None)
     if text is not None:
@@ -99,7 +121,7 @@ def api(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> ApiClie
 
 
 def answers(status: int, body: Any) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda _request: httpx.Response(status, json=body)
+    return lambda _request: httpx.Response(status, json=body() if isinstance(body, Fresh) else body)
 
 
 def logs_in_then(accounts_page: dict[str, Any]) -> ApiClient:
@@ -161,14 +183,13 @@ CASES: dict[Callable[..., Any], Case] = {
         {"error": "Unauthorized", "status": 401}),
     # --- auth
     auth.token_response: Case({"response": resp(200, TOKENS)},
-                              {"response": resp(200, {**TOKENS, "token_type": "bearer"})}),
+                              {"response": resp(200, Fresh(lambda: tokens(token_type="bearer")))}),
     auth.access_token_is_jwt: Case(
         {"response": resp(200, TOKENS)},
-        {"response": resp(200, {**TOKENS, "access_token": "opaque-token"})},
+        {"response": resp(200, Fresh(lambda: tokens(access_token="opaque-token")))},
         {"first": "sub", "second": "exp"}),
     auth.lifetime: Case({"response": resp(200, TOKENS)},
-                        {"response": resp(200, {**TOKENS, "access_token": token(
-                            iat=NOW - 600, exp=NOW + 300)})}),
+                        {"response": resp(200, Fresh(lambda: tokens(access_token=token(600))))}),
     auth.one_winner: Case({"responses": [resp(200), error(401, "Unauthorized")]},
                           {"responses": [resp(200), resp(200)]}, {"n": 1}),
     auth.differs: Case({"response": resp(200, TOKENS, sent={"refresh_token": "old"})},
@@ -308,9 +329,9 @@ def test_a_then_step_accepts_a_right_answer_and_refuses_a_wrong_one(
     step: Callable[..., Any]
 ) -> None:
     case = CASES[step]
-    step(**case.shared, **case.good)
+    step(**fresh(case.shared), **fresh(case.good))
     with pytest.raises((AssertionError, pytest.fail.Exception)):
-        step(**case.shared, **case.bad)
+        step(**fresh(case.shared), **fresh(case.bad))
 
 
 def test_a_descending_walk_is_judged_on_first_sightings() -> None:

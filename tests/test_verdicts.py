@@ -12,7 +12,9 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from dpaas_conformance.library.outcomes import TargetFailure
+from dpaas_conformance.library.outcomes import NOT_RUN, PASSED, TargetFailure
+from dpaas_conformance.library.scenario import Identity
+from dpaas_conformance.library.verdict import Row, Verdict
 
 from tests.support import free_port
 from tests.tiny_project import (
@@ -37,10 +39,10 @@ def test_a_conformant_target_exits_0_and_says_why_a_scenario_did_not_run(
     result = project.run(LOGIN_MUST, NO_STORE_SHOULD, NEEDS_LIMITED)
     assert result.ret == 0
     result.stdout.fnmatch_lines([
-        "*CONFORMANT: every MUST scenario that ran passed*",
-        "*1 scenario not run*",
+        '*CONFORMANT for the requirements checked; not checked: ACC-5 (no "limited" principal)',
+        '*1 scenario not run: no "limited" principal',
         "*exit status 0*",
-        "SKIPPED*not run: needs the 'limited' principal*",
+        'SKIPPED*not run: no "limited" principal; add [[]principals.limited[]]*',
     ])
     assert column(result, "must passed") == 1
     assert column(result, "should passed") == 1
@@ -49,7 +51,9 @@ def test_a_conformant_target_exits_0_and_says_why_a_scenario_did_not_run(
     assert (report["verdict"], report["exit_status"]) == ("CONFORMANT", 0)
     not_run = [r for r in report["scenarios"] if r["outcome"] == "not run"]
     assert [r["requirements"] for r in not_run] == [["ACC-5"]]
-    assert "needs the 'limited' principal" in not_run[0]["reason"]
+    assert 'no "limited" principal' in not_run[0]["reason"]
+    assert report["not_checked"] == [{"requirement": "ACC-5",
+                                      "reasons": ['no "limited" principal']}]
 
 
 def test_a_broken_must_exits_1_naming_the_requirement(
@@ -59,8 +63,13 @@ def test_a_broken_must_exits_1_naming_the_requirement(
     result = project.run(LOGIN_MUST, NO_STORE_SHOULD)
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*DPaaS requirement broken*",
-        "*AUTH-1 (MUST): login answers 200*",
+        "Scenario: Logging in returns a bearer token (tiny.feature, line *)",
+        "Step: And the response body is a token response (line *)",
+        "Requirement broken:",
+        "  AUTH-1 (MUST): login answers 200*",
+        "Expected and got:",
+        "  the body is not a valid token:",
+        "      expires_in: 900 was expected",
         "*NOT CONFORMANT: requirements failed: MUST AUTH-1*",
         "*exit status 1*",
     ])
@@ -271,3 +280,40 @@ def test_target_failure_names_its_requirement() -> None:
     failure = TargetFailure("ERR-4", "lone surrogate \ud800 in a body")
     assert isinstance(failure, AssertionError)
     assert str(failure) == "ERR-4 (MUST): lone surrogate \\ud800 in a body"
+
+
+# --- what a partial run did not check --------------------------------------------------------
+
+
+def row(name: str, ids: tuple[str, ...], outcome: str, reason: str = "") -> Row:
+    return Row(Identity(f"t.py::{name}", "must", ids, f"t.py::{name}", name), outcome,
+               reason=reason)
+
+
+def test_a_requirement_is_not_checked_or_partly_checked_with_its_reasons() -> None:
+    no_other = 'not run: no "other" principal; add [principals.other] to the DPaaS config (x)'
+    verdict = Verdict(
+        catalogue={"a": ("ACC-1",), "b": ("ACC-1", "USER-3"), "c": ("AUTH-15",),
+                   "d": ("AUTH-15",), "e": ("LIST-1",)},
+        unselected={"e": "not selected by --dpaas-requirements=ACC,AUTH,USER"})
+    for r in (row("a", ("ACC-1",), PASSED), row("b", ("ACC-1", "USER-3"), NOT_RUN, no_other),
+              row("c", ("AUTH-15",), PASSED),
+              row("d", ("AUTH-15",), NOT_RUN, "not run: no [keys] signing_key; set it")):
+        verdict.rows[r.nodeid] = r
+    coverage = verdict.coverage()
+    assert coverage.not_checked == {
+        "LIST-1": ("not selected by --dpaas-requirements=ACC,AUTH,USER",),
+        "USER-3": ('no "other" principal',)}
+    assert coverage.partly_checked == {"AUTH-15": ("no [keys] signing_key",),
+                                       "ACC-1": ('no "other" principal',)}
+    assert verdict.summary()[0] == (
+        'CONFORMANT for the requirements checked; not checked: LIST-1 (not selected by '
+        '--dpaas-requirements=ACC,AUTH,USER); USER-3 (no "other" principal); partly checked: '
+        'AUTH-15 (no [keys] signing_key); ACC-1 (no "other" principal)')
+
+
+def test_nothing_left_out_is_a_plain_conformant() -> None:
+    verdict = Verdict(catalogue={"a": ("ACC-1",)})
+    verdict.rows["t.py::a"] = row("a", ("ACC-1",), PASSED)
+    assert not verdict.coverage()
+    assert verdict.summary()[0] == "CONFORMANT: every MUST scenario that ran passed"

@@ -4,18 +4,17 @@ With no --base-url the suite checks the bundled reference server this way, with 
 controls, so that the expired-token scenario runs for real instead of waiting fifteen minutes.
 The server's own tests use the same runner.
 
-`--dpaas-variants=MODULE:ATTR` names a mapping of embedded *variants* instead: differently built
-apps (the mutation harness's broken and differently-correct servers), each served in turn and
-checked with only the scenarios it selects.
+A plugin implementing the suite's `pytest_dpaas_variants` hook names embedded *variants* instead:
+differently built apps (the mutation harness's broken and differently-correct servers), each
+served in turn and checked with only the scenarios it selects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Protocol
@@ -51,15 +50,6 @@ class Variant(Protocol):
     def selects(self, level: str, requirements: Sequence[str]) -> bool:
         """Whether the scenario of that level citing those ids runs against this variant."""
         ...
-
-
-def load_variants(spec: str) -> Mapping[str, Variant]:
-    """Resolves "package.module:attribute", the form --dpaas-variants takes."""
-    module_name, _, attr = spec.partition(":")
-    if not attr:
-        raise ValueError(f"variants {spec!r} must look like 'package.module:attribute'")
-    variants = getattr(importlib.import_module(module_name), attr)
-    return variants() if callable(variants) else variants
 
 
 class ServedApp:

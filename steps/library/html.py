@@ -4,10 +4,11 @@ pytest-html builds the page on the controller (under xdist too) from the same re
 reads, so this plugin only adds to it through pytest-html's hooks: the verdict table and lines
 above the results (the very numbers the terminal and the JSON report give), and for each scenario
 its level, requirement ids and DPaaS outcome as columns, and above its log what it blamed and
-why. The log itself holds, for a scenario that did not pass, the sections the terminal shows: the
-broken rule, the HTTP exchanges and the replay commands.
+why. The log itself holds, for a scenario that did not pass, the failure in full as `rendering`
+writes it: the step, the broken rule, what was expected and what came back, the HTTP exchanges
+and the replay commands - for every failure, not only the first of each cause.
 
-Registered only when pytest-html is installed and active (see the plugin's `pytest_configure`).
+Registered only when pytest-html is installed and active (see `reports.register`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from dpaas_conformance.library.results import ScenarioResult
 from dpaas_conformance.library.verdict import Verdict
 
 COLUMNS = (("level", "Level"), ("requirements", "Requirements"), ("dpaas", "DPaaS outcome"))
-# The sections the plugin adds under a scenario that did not pass, shown before the traceback.
-SECTIONS = ("DPaaS requirement broken", "DPaaS: inconclusive", "HTTP exchanges", "Replay: ")
 STYLE = """<style>
 .dpaas-verdict table { border-collapse: collapse; margin: 8px 0; }
 .dpaas-verdict th, .dpaas-verdict td { border: 1px solid #999; padding: 3px 10px; }
@@ -52,29 +52,28 @@ class HtmlReport:
                       for key, title in COLUMNS]
 
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
-        context = getattr(report, "dpaas", None) or {}
-        values = (context.get("level", ""), " ".join(context.get("requirements", [])),
-                  context.get("label", ""))
+        result = ScenarioResult.of(report)
+        values = ("", "", "") if result is None else (
+            result.identity.level, " ".join(result.identity.requirements),
+            result.label if result.outcome is not None else "")
         cells[1:1] = [f'<td class="col-{key}">{escape(value)}</td>'
                       for (key, _), value in zip(COLUMNS, values, strict=True)]
 
     def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
-        context = getattr(report, "dpaas", None)
-        if not context or "outcome" not in context:
+        result = ScenarioResult.of(report)
+        if result is None or result.outcome is None:
             return
-        facts = [("level", context["level"]),
-                 ("requirements", ", ".join(context["requirements"])),
-                 ("outcome", context["label"])]
-        if context.get("blamed"):
-            facts.append(("blamed", ", ".join(context["blamed"])))
-        if context.get("reason"):
-            facts.append(("reason", context["reason"]))
-        if context.get("expected"):
-            facts.append(("expected because", context["expected"]))
+        facts = [("level", result.identity.level),
+                 ("requirements", ", ".join(result.identity.requirements)),
+                 ("outcome", result.label)]
+        if result.blamed:
+            facts.append(("blamed", ", ".join(result.blamed)))
+        if result.reason:
+            facts.append(("reason", result.reason))
+        if result.expected:
+            facts.append(("expected because", result.expected))
         block = "".join(f"<b>{escape(k)}:</b> {escape(str(v))}<br>" for k, v in facts)
-        ours = [d for d in data if any(f" {escape(s)}" in d.split("\n", 1)[0] for s in SECTIONS)]
-        data[:] = [f'<div class="dpaas-scenario">{block}</div>', *ours,
-                   *(d for d in data if d not in ours)]
+        data[:0] = [f'<div class="dpaas-scenario">{block}</div>']
 
 
 def verdict_html(verdict: Verdict) -> str:

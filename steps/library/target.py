@@ -137,9 +137,10 @@ class Target:
         try:
             return self.config.principals[name]
         except KeyError:
+            # "not run: WHY; WHAT TO DO": the verdict says what was not checked, and WHY.
             pytest.skip(
-                f"not run: needs the '{name}' principal; add [principals.{name}] to the "
-                f"DPaaS config ({self.config.source})"
+                f'not run: no "{name}" principal; add [principals.{name}] to the DPaaS config '
+                f"({self.config.source})"
             )
             raise  # unreachable; pytest.skip raises
 
@@ -158,8 +159,8 @@ class Target:
         if self.clock is not None or self.config.signing_key is not None:
             return None
         return (
-            "not run: making an expired token needs the target's signing key; set "
-            "[keys] signing_key (and kid) in the DPaaS config"
+            "not run: no [keys] signing_key; making an expired token needs the target's signing "
+            "key: set [keys] signing_key (and kid) in the DPaaS config"
         )
 
     @property

@@ -7,24 +7,27 @@ scenarios that ended in something other than an assertion about the target - and
 is blamed on the target. 4 is pytest's own status for a usage error, which is the same verdict:
 nothing was judged, fix the command or the setup and run again.
 
+A partial run says so: the requirements no scenario checked (a missing principal, no [keys], a
+requirement filter) are named beside the verdict, with the reason, and the JSON report lists them.
+
 With an expectations file (--dpaas-expect), failures it lists are *expected*: the verdict still
 says NOT CONFORMANT, since the target still breaks those requirements, but the exit status is 0
 when the run turned out exactly as the file says - every failure listed, every listed entry that
 was checked still failing, nothing inconclusive. An entry that now passes makes the exit status 1.
 
-Collected on the controller (it works under xdist), from the judgement the plugin attaches to
-each report.
+Collected on the controller (it works under xdist) from the typed results judging attaches to
+each report (`results.ScenarioResult`).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from dpaas_conformance.library.expectations import (
     FAILED_AS_EXPECTED,
     NOT_CHECKED,
@@ -41,30 +44,46 @@ from dpaas_conformance.library.outcomes import (
     WARNED,
 )
 from dpaas_conformance.library.requirements import AREAS, MUST, SHOULD
+from dpaas_conformance.library.results import Failure, ScenarioResult
+from dpaas_conformance.library.scenario import Identity
 
 CONFORMANT = "CONFORMANT"
 NOT_CONFORMANT = "NOT CONFORMANT"
 VERDICT_INCONCLUSIVE = "INCONCLUSIVE"
 EXIT_STATUS = {CONFORMANT: 0, NOT_CONFORMANT: 1, VERDICT_INCONCLUSIVE: 4}
 SHOWN_REASONS = 10
+SHOWN_IDS = 8  # per reason, in the terminal; the JSON report lists every one
+JUDGED = (PASSED, FAILED, WARNED, EXPECTED)
+NOT_COLLECTED = "not collected: -k, a node id or --deselect"
 
 
 @dataclass
 class Row:
     """One scenario (one example, one variant) as the verdict sees it."""
 
-    nodeid: str
-    level: str
-    requirements: list[str]
-    outcome: str = NOT_RUN  # passed, failed, warned, not run, inconclusive
+    identity: Identity
+    outcome: str = NOT_RUN  # passed, failed, warned, not run, inconclusive, expected failure
     judged_level: str = ""  # the level the outcome counts at (a MUST found in a SHOULD scenario)
     blamed: list[str] = field(default_factory=list)
     reason: str = ""
-    variant: str | None = None
-    scenario: str = ""  # the node id without the variant
-    name: str | None = None  # the scenario's name in its feature file
     expected: str = ""  # why the expectations file says it fails, for an expected failure
-    replay: dict[str, Any] | None = None  # the curl commands of a scenario that did not pass
+    failure: Failure | None = None
+
+    @property
+    def nodeid(self) -> str:
+        return self.identity.nodeid
+
+    @property
+    def level(self) -> str:
+        return self.identity.level
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        return self.identity.requirements
+
+    @property
+    def name(self) -> str | None:
+        return self.identity.name
 
     @property
     def label(self) -> str:
@@ -77,6 +96,111 @@ class Row:
         ids = self.blamed if self.outcome in findings and self.blamed else self.requirements
         return {AREAS.get(i.split("-")[0], "other") for i in ids}
 
+    def to_json(self) -> dict[str, Any]:
+        failure = self.failure
+        return {
+            "nodeid": self.nodeid, "level": self.level, "requirements": list(self.requirements),
+            "outcome": self.label, "result": self.outcome, "judged_level": self.judged_level,
+            "blamed": self.blamed, "reason": self.reason, "variant": self.identity.variant,
+            "scenario": self.identity.scenario, "name": self.name, "expected": self.expected,
+            "where": failure.where if failure else None,
+            "step": failure.step if failure else None,
+            "message": failure.message if failure else None,
+            "exchanges": failure.exchanges if failure else None,
+            "replay": failure.replay if failure else None,
+        }
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A way to break the verdict table down: a row per key (areas today)."""
+
+    title: str
+    keys: Callable[[Row], Iterable[str]]
+    order: tuple[str, ...]  # the keys in the order the table shows them
+
+
+AREA = Grouping("area", Row.areas, (*AREAS.values(), "other"))
+
+
+def short_reason(reason: str) -> str:
+    """ "not run: no "other" principal; add [principals.other] ..." -> 'no "other" principal'."""
+    text = reason.removeprefix("Skipped: ").removeprefix("not run: ")
+    return text.split(";")[0].strip() or "not run"
+
+
+def decide(rows: Iterable[Row], strict: bool, stopped: bool) -> str:
+    """The verdict of these rows (`stopped`: the run ended before judging everything)."""
+    rows = list(rows)
+    if any(breaks(r, strict) for r in rows):
+        return NOT_CONFORMANT
+    if stopped or any(r.outcome == INCONCLUSIVE for r in rows):
+        return VERDICT_INCONCLUSIVE
+    if any(r.outcome in (PASSED, WARNED, EXPECTED) for r in rows):
+        return CONFORMANT
+    return VERDICT_INCONCLUSIVE  # nothing was judged: every scenario was not run
+
+
+def breaks(row: Row, strict: bool) -> bool:
+    """Whether the row shows the target breaking a requirement, expected or not."""
+    if row.outcome == FAILED:
+        return True
+    return row.outcome == EXPECTED and (row.judged_level == MUST or strict)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The requirements no scenario checked, and those some of whose scenarios did not run, each
+    with the reasons."""
+
+    not_checked: dict[str, tuple[str, ...]]
+    partly_checked: dict[str, tuple[str, ...]]
+
+    def __bool__(self) -> bool:
+        return bool(self.not_checked or self.partly_checked)
+
+    def text(self) -> str:
+        parts = []
+        if self.not_checked:
+            parts.append(f"not checked: {by_reason(self.not_checked)}")
+        if self.partly_checked:
+            parts.append(f"partly checked: {by_reason(self.partly_checked)}")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "not_checked": [{"requirement": i, "reasons": list(r)}
+                            for i, r in self.not_checked.items()],
+            "partly_checked": [{"requirement": i, "reasons": list(r)}
+                               for i, r in self.partly_checked.items()],
+        }
+
+
+def by_reason(ids: Mapping[str, tuple[str, ...]]) -> str:
+    """'ACC-1, USER-3 (no "other" principal); AUTH-15 (no [keys] signing_key)'."""
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for requirement, reasons in ids.items():
+        groups[reasons].append(requirement)
+    parts = []
+    for reasons, members in groups.items():
+        shown = ", ".join(members[:SHOWN_IDS])
+        if len(members) > SHOWN_IDS:
+            shown += f" and {len(members) - SHOWN_IDS} more"
+        parts.append(f"{shown} ({'; '.join(reasons)})")
+    return "; ".join(parts)
+
+
+def first_name(row: Row) -> str:
+    """The scenario's name with its example's values, as its failure shows it."""
+    return row.failure.scenario if row.failure else row.name or row.nodeid
+
+
+def requirement_order(requirement: str) -> tuple[int, str, int]:
+    area, _, number = requirement.partition("-")
+    areas = list(AREAS)
+    return (areas.index(area) if area in areas else len(areas), area,
+            int(number) if number.isdigit() else 0)
+
 
 @dataclass
 class Verdict:
@@ -88,52 +212,45 @@ class Verdict:
     interrupted: bool = False
     preflight: str | None = None
     expectations: Expectations | None = None
+    #: Every scenario of the features (name -> requirement ids), to tell what was not checked;
+    #: empty when that makes no sense (the mutation harness runs each variant on a subset).
+    catalogue: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The scenarios of the catalogue left out on purpose, with the reason (a requirement filter).
+    unselected: dict[str, str] = field(default_factory=dict)
+    groupings: tuple[Grouping, ...] = (AREA,)
 
     # --- collecting ----------------------------------------------------------------------
 
-    def record(self, report: pytest.TestReport) -> None:
-        judgement = getattr(report, "dpaas", None)
-        if judgement is None:
-            if report.failed and report.when in ("setup", "call", "teardown"):
+    def record(self, result: ScenarioResult | None, failed: bool, when: str) -> None:
+        """One report: a scenario's phase (with its result), or one of the project's own tests."""
+        if result is None:
+            if failed and when in ("setup", "call", "teardown"):
                 self.own_failures += 1
             return
-        row = self.rows.get(report.nodeid)
+        row = self.rows.get(result.identity.nodeid)
         if row is None:
-            row = self.rows[report.nodeid] = Row(
-                report.nodeid, judgement["level"], judgement["requirements"],
-                variant=judgement.get("variant"), scenario=judgement.get("scenario", ""),
-                name=judgement.get("name"),
-            )
-        if report.when == "teardown":
-            if report.failed and row.outcome == PASSED:
-                row.outcome, row.reason = INCONCLUSIVE, f"teardown failed: {judgement['reason']}"
+            row = self.rows[result.identity.nodeid] = Row(result.identity)
+        if result.when == "teardown":
+            if result.outcome == INCONCLUSIVE and row.outcome == PASSED:
+                row.outcome, row.reason = INCONCLUSIVE, result.reason
             return
-        if "outcome" in judgement:
-            row.outcome = judgement["outcome"]
-            row.judged_level = judgement["judged_level"]
-            row.blamed = judgement["blamed"]
-            row.reason = judgement["reason"]
-            row.expected = judgement.get("expected", "")
-            row.replay = judgement.get("replay")
+        if result.outcome is not None:
+            row.outcome = result.outcome
+            row.judged_level = result.judged_level
+            row.blamed = list(result.blamed)
+            row.reason = result.reason
+            row.expected = result.expected
+            row.failure = result.failure
 
     # --- deciding ------------------------------------------------------------------------
 
-    def breaks(self, row: Row) -> bool:
-        """Whether the row shows the target breaking a requirement, expected or not."""
-        if row.outcome == FAILED:
-            return True
-        return row.outcome == EXPECTED and (row.judged_level == MUST or self.strict)
+    @property
+    def stopped(self) -> bool:
+        return bool(self.preflight or self.interrupted)
 
     @property
     def verdict(self) -> str:
-        rows = self.rows.values()
-        if any(self.breaks(r) for r in rows):
-            return NOT_CONFORMANT
-        if self.preflight or self.interrupted or any(r.outcome == INCONCLUSIVE for r in rows):
-            return VERDICT_INCONCLUSIVE
-        if any(r.outcome in (PASSED, WARNED, EXPECTED) for r in rows):
-            return CONFORMANT
-        return VERDICT_INCONCLUSIVE  # nothing was judged: every scenario was not run
+        return decide(self.rows.values(), self.strict, self.stopped)
 
     @property
     def exit_status(self) -> int:
@@ -144,11 +261,41 @@ class Verdict:
         rows = self.rows.values()
         if any(r.outcome == FAILED for r in rows) or self.stale():
             return 1  # a failure nobody expected, or an expected one that is gone
-        unjudged = self.preflight or self.interrupted or any(
-            r.outcome == INCONCLUSIVE for r in rows)
+        unjudged = self.stopped or any(r.outcome == INCONCLUSIVE for r in rows)
         if self.verdict == VERDICT_INCONCLUSIVE or unjudged:
             return EXIT_STATUS[VERDICT_INCONCLUSIVE]
         return 0  # CONFORMANT, or NOT CONFORMANT exactly as the file expects
+
+    def breaks(self, row: Row) -> bool:
+        return breaks(row, self.strict)
+
+    def coverage(self) -> Coverage:
+        """What was not checked, from the catalogue of every scenario and the rows that ran."""
+        if not self.catalogue or not self.rows:
+            return Coverage({}, {})
+        by_name: dict[str | None, list[Row]] = defaultdict(list)
+        for row in self.rows.values():
+            by_name[row.name].append(row)
+        checked: set[str] = set()
+        reasons: dict[str, set[str]] = defaultdict(set)  # why some scenario of the id did not run
+        left_out: dict[str, set[str]] = defaultdict(set)  # why a scenario was not even selected
+        for name, ids in self.catalogue.items():
+            rows = by_name.get(name)
+            if not rows:
+                for i in ids:
+                    left_out[i].add(self.unselected.get(name, NOT_COLLECTED))
+                continue
+            for row in rows:
+                if row.outcome in JUDGED:
+                    checked.update(ids)
+                elif row.outcome == NOT_RUN:
+                    for i in ids:
+                        reasons[i].add(short_reason(row.reason))
+        every = sorted({*reasons, *left_out} - checked, key=requirement_order)
+        not_checked = {i: tuple(sorted(reasons[i] | left_out[i])) for i in every}
+        partly = {i: tuple(sorted(reasons[i])) for i in sorted(reasons, key=requirement_order)
+                  if i in checked}
+        return Coverage(not_checked, partly)
 
     def entry_status(self) -> dict[Entry, str]:
         """What became of each entry of the expectations file."""
@@ -173,7 +320,26 @@ class Verdict:
         return [e for e, s in self.entry_status().items() if s == NOW_PASSES]
 
     def ids(self, label: str) -> list[str]:
-        return sorted({i for r in self.rows.values() if r.label == label for i in r.blamed})
+        return sorted({i for r in self.rows.values() if r.label == label for i in r.blamed},
+                      key=requirement_order)
+
+    def broken_requirements(self) -> list[tuple[str, str, Row, int]]:
+        """Each requirement the target broke once, unexpectedly: (level, id, the first row that
+        found it, how many rows found it)."""
+        first: dict[tuple[str, str], Row] = {}
+        count: Counter[tuple[str, str]] = Counter()
+        for row in self.rows.values():
+            if row.outcome != FAILED:
+                continue
+            for requirement in row.blamed:
+                key = (row.judged_level, requirement)
+                first.setdefault(key, row)
+                count[key] += 1
+        order = sorted(first, key=lambda k: (k[0] != MUST, requirement_order(k[1])))
+        return [(level, requirement, first[level, requirement], count[level, requirement])
+                for level, requirement in order]
+
+    # --- the table -----------------------------------------------------------------------
 
     def columns(self) -> list[str]:
         should = "should failed" if self.strict else "should warned"
@@ -181,37 +347,48 @@ class Verdict:
         return ["must passed", "must failed", "should passed", should, *expected, NOT_RUN,
                 INCONCLUSIVE]
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """The verdict table: per area (in the registry's order), then "all scenarios"."""
+    def counts(self, grouping: Grouping = AREA) -> dict[str, dict[str, int]]:
+        """The verdict table: per key of the grouping (in its order), then "all scenarios"."""
         columns = self.columns()
-        per_area: dict[str, Counter[str]] = defaultdict(Counter)
+        per_key: dict[str, Counter[str]] = defaultdict(Counter)
         total: Counter[str] = Counter()
         for row in self.rows.values():
-            for area in row.areas():
-                per_area[area][row.label] += 1
+            for key in grouping.keys(row):
+                per_key[key][row.label] += 1
             total[row.label] += 1
-        table = {area: {c: per_area[area][c] for c in columns}
-                 for area in [*AREAS.values(), "other"] if area in per_area}
+        table = {key: {c: per_key[key][c] for c in columns}
+                 for key in grouping.order if key in per_key}
         table["all scenarios"] = {c: total[c] for c in columns}
         return table
 
     def table(self) -> list[str]:
         columns = self.columns()
         width = max(len(c) for c in columns) + 2
-        lines = [f"{'area':<16}" + "".join(f"{c:>{width}}" for c in columns)]
-        for area, counts in self.counts().items():
-            lines.append(f"{area:<16}" + "".join(f"{counts[c]:>{width}}" for c in columns))
+        lines: list[str] = []
+        for n, grouping in enumerate(self.groupings):
+            counts = self.counts(grouping)
+            if n < len(self.groupings) - 1:
+                counts.pop("all scenarios")
+            lines += [""] if n else []
+            lines.append(f"{grouping.title:<16}" + "".join(f"{c:>{width}}" for c in columns))
+            lines += [f"{key:<16}" + "".join(f"{row[c]:>{width}}" for c in columns)
+                      for key, row in counts.items()]
         return lines + self.summary()
+
+    # --- the lines under the table -------------------------------------------------------
 
     def summary(self) -> list[str]:
         verdict = self.verdict
         inconclusive = [r for r in self.rows.values() if r.outcome == INCONCLUSIVE]
+        coverage = self.coverage()
         lines = []
         if verdict == NOT_CONFORMANT:
             lines.append(self.not_conformant_line())
+            lines += self.broken_lines()
         elif verdict == CONFORMANT:
             every = "MUST and SHOULD" if self.strict else "MUST"
-            lines.append(f"CONFORMANT: every {every} scenario that ran passed")
+            lines.append(f"CONFORMANT for the requirements checked; {coverage.text()}" if coverage
+                         else f"CONFORMANT: every {every} scenario that ran passed")
         elif self.preflight:
             lines.append(f"INCONCLUSIVE: {self.preflight}")
         else:
@@ -220,14 +397,13 @@ class Verdict:
                    else "the run was interrupted" if self.interrupted
                    else "no scenario ran")
             lines.append(f"INCONCLUSIVE: {why}; no requirement is blamed on the target")
+        if coverage and verdict != CONFORMANT:
+            lines.append(coverage.text())
         warned = self.ids(f"{SHOULD} {WARNED}")
         if warned:
             lines.append(f"SHOULD warnings (fail with --dpaas-strict): {', '.join(warned)}")
         lines += self.expectation_lines()
-        not_run = sum(r.outcome == NOT_RUN for r in self.rows.values())
-        if not_run:
-            lines.append(f"{not_run} scenario{'s' if not_run > 1 else ''} not run: "
-                         "see their reasons with -rs")
+        lines += self.not_run_lines()
         for row in inconclusive[:SHOWN_REASONS]:
             lines.append(f"inconclusive: {row.nodeid}: {row.reason}")
         if len(inconclusive) > SHOWN_REASONS:
@@ -240,8 +416,10 @@ class Verdict:
     def broken(self, outcome: str) -> str:
         """'MUST AUTH-1; SHOULD AUTH-6 (strict mode)' for the rows of that outcome that break."""
         rows = [r for r in self.rows.values() if r.outcome == outcome and self.breaks(r)]
-        must = sorted({i for r in rows if r.judged_level == MUST for i in r.blamed})
-        should = sorted({i for r in rows if r.judged_level == SHOULD for i in r.blamed})
+        must = sorted({i for r in rows if r.judged_level == MUST for i in r.blamed},
+                      key=requirement_order)
+        should = sorted({i for r in rows if r.judged_level == SHOULD for i in r.blamed},
+                        key=requirement_order)
         parts = [f"MUST {', '.join(must)}"] if must else []
         parts += [f"SHOULD {', '.join(should)} (strict mode)"] if should else []
         return "; ".join(parts)
@@ -255,6 +433,27 @@ class Verdict:
             return (f"NOT CONFORMANT: requirements failed, each as {source} expects: {expected}")
         return (f"NOT CONFORMANT: requirements failed: {unexpected}; and as {source} expects: "
                 f"{expected}")
+
+    def broken_lines(self) -> list[str]:
+        """Each broken requirement once, with the first scenario that failed it."""
+        found = self.broken_requirements()
+        if not found:
+            return []
+        lines = ["each broken requirement, with the first scenario that failed it:"]
+        for level, requirement, row, count in found:
+            more = f" (and {count - 1} more)" if count > 1 else ""
+            lines.append(f"  {requirement} ({level.upper()}): {first_name(row)}{more}")
+        return lines
+
+    def not_run_lines(self) -> list[str]:
+        reasons = Counter(short_reason(r.reason) for r in self.rows.values()
+                          if r.outcome == NOT_RUN)
+        total = sum(reasons.values())
+        if not total:
+            return []
+        why = "; ".join(f"{reason} ({n})" if len(reasons) > 1 else reason
+                        for reason, n in reasons.most_common())
+        return [f"{total} scenario{'s' if total > 1 else ''} not run: {why}"]
 
     def expectation_lines(self) -> list[str]:
         if self.expectations is None:
@@ -274,6 +473,8 @@ class Verdict:
             lines.append(f"{what} (listed in {source}), and {unexpected} that it does not list")
         return lines
 
+    # --- the JSON report -----------------------------------------------------------------
+
     def report(self, **context: Any) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
@@ -282,16 +483,17 @@ class Verdict:
             "preflight": self.preflight,
             **context,
             "table": self.counts(),
+            **self.coverage().to_json(),
+            "broken": [{"requirement": i, "level": level, "first": first_name(row),
+                        "scenarios": n} for level, i, row, n in self.broken_requirements()],
             "expectations": None if self.expectations is None else {
                 "file": self.expectations.source,
                 "entries": [{"kind": e.kind, "name": e.name, "reason": e.reason, "status": s}
                             for e, s in self.entry_status().items()],
             },
-            "scenarios": [
-                {**asdict(r), "outcome": r.label, "result": r.outcome}
-                for r in self.rows.values()
-            ],
+            "scenarios": [r.to_json() for r in self.rows.values()],
         }
 
-    def write(self, path: str, **context: Any) -> None:
-        Path(path).write_text(json.dumps(self.report(**context), indent=2), encoding="utf-8")
+    def write(self, path: Path, **context: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.report(**context), indent=2), encoding="utf-8")

@@ -44,7 +44,8 @@ def derive(results: dict[str, Any]) -> None:
 
 
 def render(results: dict[str, Any]) -> str:
-    """Markdown: the table the README shows, then the ratios, the chain and the suite times."""
+    """Markdown: the table docs/reference-server.md shows, then the ratios, the chain and the
+    suite times."""
     m = results["machine"]
     lines = [
         f"{results['date']}, {m['cpu']}, {m['cores']} cores, Python {m['python']}; load average "

@@ -1,7 +1,8 @@
 """Broken and differently-correct variants of the reference server, to measure the suite.
 
-`variants()` is what `pytest --dpaas-variants=tests.mutants:variants` serves, one embedded app per
-variant, each checked with the scenarios it selects:
+`variants()` is what `pytest steps -p tests.mutants.plugin` serves (tests/mutants/plugin.py
+implements the suite's `pytest_dpaas_variants` hook), one embedded app per variant, each checked
+with the scenarios it selects:
 - the reference server itself (the baseline): every scenario;
 - each broken variant (catalog.py): the scenarios at its level that cite the requirement it
   breaks, and for a SHOULD fault every MUST scenario of its area, so that a MUST failure it causes

@@ -1,8 +1,11 @@
 """python -m tests.mutants [NAME ...]: the mutation table and the correct variants' results.
 
+python -m tests.mutants --write-docs: runs every variant and rewrites the tables of
+docs/testing.md (tests/test_mutation_score.py fails while they differ from the harness's results).
+
 python -m tests.mutants --serve NAME [--port P]: serves one variant, with the demo principals
 and a throwaway data dir, until Ctrl-C, so that a failure the suite finds in it can be replayed
-by hand (see the README's replay section).
+by hand (see docs/checking.md, "Replay").
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.mutants import variants
+from tests.mutants import tables, variants
 from tests.mutants.runner import correct_table, mutation_table, problems, run
 
 
@@ -23,13 +26,15 @@ def main() -> int:
                         help=f"variants to run (default all {len(variants())}; the reference "
                              "server always runs, as the baseline)")
     parser.add_argument("--workers", type=int, default=2, help="pytest processes in parallel")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="run every variant and rewrite the tables of docs/testing.md")
     parser.add_argument("--serve", metavar="NAME", help="serve this variant instead")
     parser.add_argument("--port", type=int, default=8000, help="with --serve (default 8000)")
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve, args.port)
     started = time.monotonic()
-    results = run(args.names or None, args.workers)
+    results = run(None if args.write_docs else args.names or None, args.workers)
     print(mutation_table(results))
     print()
     print(correct_table(results))
@@ -37,6 +42,9 @@ def main() -> int:
     if found:
         print("\nproblems:\n" + "\n".join(found))
     print(f"\n({time.monotonic() - started:.0f} s)")
+    if args.write_docs and not results.error:
+        tables.write(results)
+        print(f"wrote the tables of {tables.DOC.relative_to(tables.ROOT)}")
     return 1 if found else 0
 
 

@@ -780,6 +780,10 @@ def other_keys(body: Any) -> Any:
     return {"code": body.get("error"), "detail": body.get("message")}
 
 
+def renamed_message(body: Any) -> Any:
+    return {("msg" if k == "message" else k): v for k, v in body.items()}
+
+
 mutant(
     "validation_without_details",
     "ERR-0",
@@ -793,6 +797,13 @@ mutant(
     MUST,
     'errors say {"code", "detail"}',
     **middleware(rewrite_json(lambda _r, resp: resp.status >= 400, other_keys)),
+)
+mutant(
+    "message_key_renamed",
+    "ERR-0",
+    MUST,
+    'errors say "msg" instead of "message" (one wrong key in every error body)',
+    **middleware(rewrite_json(lambda _r, resp: resp.status >= 400, renamed_message)),
 )
 mutant(
     "not_found_is_text",

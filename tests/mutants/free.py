@@ -4,7 +4,7 @@ A false failure on one of these is as serious as a missed fault: it is the suite
 server. Each variant changes one thing the way another team (Django, Express, Spring, Go) might,
 and `all_at_once` makes every compatible choice together. A variant may earn a SHOULD warning
 only where the profile prefers the other choice; each such warning is listed in
-`expected_warnings` and justified in the README.
+`expected_warnings` and justified in docs/testing.md.
 
 They are built through seams that do not depend on how the server stores data: middlewares that
 rewrite requests and responses (rewrite.py), and overrides of the TokenService.

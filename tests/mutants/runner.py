@@ -1,10 +1,10 @@
 """Runs the conformance suite against every variant, and judges each.
 
-`pytest steps --dpaas-variants=tests.mutants:variants` serves its variants in turn (a
-session-scoped parameter, so each variant's server starts once), each against only the scenarios
-it selects, and reports through --dpaas-report. Two such processes share the variants, balanced
-by the number of scenarios each selects (rather than pytest-xdist, whose workers set a session
-fixture up twice when they start a group). Then:
+`pytest steps -p tests.mutants.plugin` serves its variants in turn (through the suite's
+`pytest_dpaas_variants` hook, as a session-scoped parameter, so each variant's server starts
+once), each against only the scenarios it selects, and reports through --dpaas-report. Two such
+processes share the variants, balanced by the number of scenarios each selects (rather than
+pytest-xdist, whose workers set a session fixture up twice when they start a group). Then:
 - the reference server (the baseline) must pass every scenario;
 - a MUST mutant is caught when a MUST scenario fails naming its requirement; a SHOULD mutant when
   a SHOULD scenario warns naming it, and it is "too strict" if it also fails a MUST scenario that
@@ -164,13 +164,13 @@ def run(names: list[str] | None = None, workers: int = 2) -> Results:
 def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
     # Only the plugins the suite needs: with autoloading on, pytest also rewrites the assertions
     # of every module of every installed plugin (all of faker's, for one).
-    plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin"]
+    # The suite by its entry point's name; the harness's variants through the suite's hook.
+    plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin", "dpaas", "tests.mutants.plugin"]
     # The run's own output is not read (the report is), so nothing is captured or logged.
     return [
         sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-s", "-p", "no:cacheprovider",
         "-p", "no:logging", "-p", "no:junitxml", *[arg for p in plugins for arg in ("-p", p)],
-        "-o", "addopts=", "--dpaas-variants=tests.mutants:variants",
-        f"--dpaas-report={report}", "--basetemp", str(basetemp),
+        "-o", "addopts=", f"--dpaas-report={report}", "--basetemp", str(basetemp),
         *[f"--dpaas-variant={n}" for n in names],
     ]
 

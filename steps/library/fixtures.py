@@ -1,0 +1,59 @@
+"""The fixtures every scenario stands on: the `target` under test and the `api` client.
+
+Without --base-url the target is the reference server, embedded in this process with a clock the
+suite controls (or, for the mutation harness, each embedded variant in turn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from dpaas_conformance.library.client import ApiClient
+from dpaas_conformance.library.embedded import ManualClock, ServedApp
+from dpaas_conformance.library.run import CLIENT, TARGET, run_of
+from dpaas_conformance.library.startup import resolve_config
+from dpaas_conformance.library.target import ConfigError, Target
+
+
+@pytest.fixture(scope="session")
+def dpaas_variant(request: pytest.FixtureRequest) -> str | None:
+    """The embedded variant this scenario runs against, else None."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture(scope="session")
+def target(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    dpaas_variant: str | None,
+) -> Iterator[Target]:
+    """Everything a step needs to know about the implementation under test."""
+    run = run_of(request.config)
+    try:
+        loaded = run.config or resolve_config(run.options)
+    except ConfigError as exc:  # only on xdist workers; the controller stopped the run already
+        raise pytest.UsageError(str(exc)) from exc
+    if run.options.base_url:
+        yield Target(run.options.base_url, loaded)
+        return
+    from reference_server.app import create_app
+    from reference_server.config import Settings
+
+    clock = ManualClock()
+    data_dir = tmp_path_factory.mktemp(f"dpaas-{dpaas_variant or 'reference'}")
+    settings = Settings(data_dir=data_dir, demo=True, clock=clock)
+    make_app = create_app if dpaas_variant is None else run.variants[dpaas_variant].make_app
+    with ServedApp(lambda: make_app(settings)) as url:
+        yield Target(url, loaded, clock, dpaas_variant)
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
+    client = ApiClient(target.base_url, passwords=target.passwords)
+    request.node.stash[CLIENT] = client
+    request.node.stash[TARGET] = target
+    yield client
+    client.close()
+    if target.clock is not None:
+        target.clock.reset()  # a scenario that moved time moves it back
