@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dpaas_conformance.library import expectations, replay
+from dpaas_conformance.library import expectations, limits, masking, ordering, replay
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.embedded import ManualClock, ServedApp, Variant, load_variants
 from dpaas_conformance.library.outcomes import (
@@ -46,11 +46,11 @@ from pytest_bdd.feature import get_features
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 REQUIREMENT_TAG = re.compile(r"^[A-Z]+-\d+$")
-HOSTILE = "ERR-5"  # scenarios that write hostile data run last (see pytest_collection_modifyitems)
 API_KEY = pytest.StashKey[ApiClient]()
 TARGET_KEY = pytest.StashKey[Target]()
 EXPECT_KEY = pytest.StashKey[expectations.Expectations]()
 STEP_KEY = pytest.StashKey[str]()
+STEP_TYPE_KEY = pytest.StashKey[str]()
 CONFIG_KEY = pytest.StashKey[Config]()
 VARIANTS_KEY = pytest.StashKey[dict[str, Variant]]()
 VERDICT_PLUGIN = "dpaas-verdict"
@@ -99,6 +99,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="with --dpaas-variants, only this variant (repeatable)",
     )
+    limits.add_options(group)
 
 
 def is_controller(config: pytest.Config) -> bool:
@@ -124,6 +125,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[VARIANTS_KEY] = {
             n: v for n, v in variants.items() if not wanted or n in wanted
         }
+    limits.install(config)
+    ordering.install(config)
     if is_controller(config):
         verdict_plugin = VerdictPlugin(config)
         config.pluginmanager.register(verdict_plugin, VERDICT_PLUGIN)
@@ -187,7 +190,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         loaded = resolve_config(config)
         base_url = config.getoption("base_url")
         if base_url:
-            check_target(base_url.rstrip("/"), loaded)
+            check_target(base_url.rstrip("/"), loaded, limits.from_config(config))
         config.stash[CONFIG_KEY] = loaded
     except (ConfigError, PreflightError) as exc:
         plugin.stop(str(exc))
@@ -277,10 +280,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (keep if selected else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    # Hostile-data scenarios last (per variant, keeping each variant's scenarios together): a
-    # target they break is then broken only for them, not for every scenario after them.
+    # Scenarios that change what the target answers after them last (per variant, keeping each
+    # variant's scenarios together): hostile data, failed logins, the throttling probe.
     groups = {v: i for i, v in enumerate(dict.fromkeys(_variant_of(i) for i in keep))}
-    keep.sort(key=lambda i: (groups[_variant_of(i)], HOSTILE in scenario_marks(i)[1]))
+    keep.sort(key=lambda i: (groups[_variant_of(i)], ordering.rank(scenario_marks(i)[1])))
     items[:] = keep
 
 
@@ -334,6 +337,7 @@ def target(
         return
     from reference_server.app import create_app
     from reference_server.config import Settings
+    from reference_server.tokens import KEY_FILE
 
     clock = ManualClock()
     data_dir = tmp_path_factory.mktemp(f"dpaas-{dpaas_variant or 'reference'}")
@@ -343,12 +347,14 @@ def target(
     else:
         make_app = config.stash[VARIANTS_KEY][dpaas_variant].make_app
     with ServedApp(lambda: make_app(settings)) as url:
-        yield Target(url, loaded, clock, dpaas_variant)
+        # The suite holds the embedded server's key, as a config's [keys] would give it.
+        yield Target(url, replace(loaded, signing_key=data_dir / KEY_FILE), clock, dpaas_variant)
 
 
 @pytest.fixture
 def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
-    client = ApiClient(target.base_url, passwords=target.passwords)
+    client = ApiClient(target.base_url, passwords=target.passwords,
+                       limits=limits.from_config(request.config))
     request.node.stash[API_KEY] = client
     request.node.stash[TARGET_KEY] = target
     yield client
@@ -362,6 +368,7 @@ def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, step: Any, **_: Any) -> None:
     request.node.stash[STEP_KEY] = f"{step.keyword} {step.name}"
+    request.node.stash[STEP_TYPE_KEY] = step.type  # who is blamed depends on it (see outcomes)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -381,7 +388,7 @@ def pytest_runtest_makereport(
     if report.when == "setup" and report.passed:
         return report
     strict = bool(item.config.getoption("dpaas_strict"))
-    judgement = judge(call.excinfo, level, ids, strict)
+    judgement = judge(call.excinfo, level, ids, strict, item.stash.get(STEP_TYPE_KEY, None))
     expected = item.config.stash.get(EXPECT_KEY, None)
     entries = (expected.covering(context["name"], judgement.blamed)
                if expected is not None and judgement.outcome in (FAILED, WARNED) else [])
@@ -414,6 +421,8 @@ def pytest_runtest_makereport(
     elif judgement.outcome == EXPECTED:
         report.outcome = "skipped"
         report.wasxfail = f"expected failure ({expected.source}): {context['expected']}"
+    masking.scrub_report(report, context, masking.secrets_of(item.stash.get(TARGET_KEY, None),
+                                                             item.stash.get(API_KEY, None)))
     return report
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dpaas_conformance.library.masking import secret
 
 PRINCIPAL_NAMES = ("admin", "limited", "other")
 ORGANIZATION_A = ("admin", "limited")  # the principals who share one organization
@@ -32,6 +33,10 @@ class Principal:
     email: str
     password: str
     organization_slug: str
+
+    def __post_init__(self) -> None:
+        """The password is a secret: shown masked wherever pytest prints a Principal."""
+        object.__setattr__(self, "password", secret(self.password))
 
     def credentials(self) -> dict[str, str]:
         return {
