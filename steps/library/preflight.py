@@ -20,7 +20,7 @@ from dpaas_conformance.library.calls import unique_name
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.limits import Limits
 from dpaas_conformance.library.masking import redact
-from dpaas_conformance.library.outcomes import BrokenAnswer
+from dpaas_conformance.library.outcomes import BrokenAnswer, Inconclusive
 from dpaas_conformance.library.target import Config, Principal
 
 LOGIN = "/authentication/login"
@@ -64,7 +64,7 @@ def _check_allowed(client: ApiClient, config: Config, principal: Principal, toke
         )
         try:
             response = client.request(method, path, token=token, **kwargs)
-        except (httpx.TransportError, BrokenAnswer):
+        except (httpx.TransportError, BrokenAnswer, Inconclusive):
             return  # the scenarios meet the same trouble and judge it
         if response.status_code == 403:
             raise PreflightError(
@@ -80,8 +80,8 @@ def _check_login(
     """The access token, None when the login's answer is left for the scenarios to judge."""
     try:
         response = client.request("POST", LOGIN, json=principal.credentials())
-    except BrokenAnswer:
-        return None  # an answer the target started and broke: the login scenarios judge it
+    except (BrokenAnswer, Inconclusive):
+        return None  # an answer the target broke (or the run's budget): the scenarios judge it
     except httpx.TransportError as exc:
         raise PreflightError(
             f"nothing answers at {base_url} ({type(exc).__name__}: {exc or 'no detail'}): start "
