@@ -24,6 +24,7 @@ from dpaas_conformance.library.outcomes import BrokenAnswer, Inconclusive
 from dpaas_conformance.library.target import Config, Principal
 
 LOGIN = "/authentication/login"
+BROKEN = ""  # what _check_login returns for an answer that could not be read (never a token)
 
 
 class PreflightError(Exception):
@@ -48,15 +49,18 @@ def check_target(base_url: str, config: Config, limits: Limits | None = None) ->
     try:
         for principal in config.principals.values():
             token = _check_login(client, base_url, config, principal)
-            if token:
-                _check_allowed(client, config, principal, token)
+            if token == BROKEN or (token and not _check_allowed(client, config, principal,
+                                                                 token)):
+                break  # an answer that cannot be read: the scenarios judge it, and the rest
     except PreflightError as exc:
         raise PreflightError(redact(str(exc), passwords)) from None
     finally:
         client.close()
 
 
-def _check_allowed(client: ApiClient, config: Config, principal: Principal, token: str) -> None:
+def _check_allowed(client: ApiClient, config: Config, principal: Principal, token: str) -> bool:
+    """False when an answer could not be read (a stall costs the request's whole deadline, so
+    the preflight does not wait for it again)."""
     for method, path, body in ALLOWED.get(principal.name, []):
         kwargs: dict[str, Any] = (
             {"params": {"quantity": 1}} if method == "GET"
@@ -65,23 +69,26 @@ def _check_allowed(client: ApiClient, config: Config, principal: Principal, toke
         try:
             response = client.request(method, path, token=token, **kwargs)
         except (httpx.TransportError, BrokenAnswer, Inconclusive):
-            return  # the scenarios meet the same trouble and judge it
+            return False  # the scenarios meet the same trouble and judge it
         if response.status_code == 403:
             raise PreflightError(
                 f"the {principal.name} principal ({principal.email}) may not {method} {path} "
                 f"(403){_error_text(response)}: configure a user with that permission in "
                 f"{config.source}"
             )
+    return True
 
 
 def _check_login(
     client: ApiClient, base_url: str, config: Config, principal: Principal
 ) -> str | None:
-    """The access token, None when the login's answer is left for the scenarios to judge."""
+    """The access token; None when the login's answer is left for the scenarios to judge, and
+    BROKEN when it could not be read (a stall costs the request's whole deadline: the preflight
+    does not wait for one again)."""
     try:
         response = client.request("POST", LOGIN, json=principal.credentials())
     except (BrokenAnswer, Inconclusive):
-        return None  # an answer the target broke (or the run's budget): the scenarios judge it
+        return BROKEN  # an answer the target broke (or the run's budget): the scenarios judge it
     except httpx.TransportError as exc:
         raise PreflightError(
             f"nothing answers at {base_url} ({type(exc).__name__}: {exc or 'no detail'}): start "
