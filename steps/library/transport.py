@@ -29,6 +29,7 @@ from dpaas_conformance.library.outcomes import BrokenAnswer
 
 ACCEPT_ENCODING = "gzip, deflate"
 WRITE_CHUNK = 16 * 1024  # sent one piece at a time, so that each send has the time left
+PIECE = 1024 * 1024  # bytes a layer inflates at a time
 EXPIRY_SLACK = 0.01  # seconds: a timeout that fires this close to the deadline is the deadline
 
 
@@ -152,8 +153,12 @@ class GuardedTransport(httpx.HTTPTransport):
 # --- reading an answer -------------------------------------------------------------------------
 
 
+class _TooLarge(Exception):
+    """Inside the reader only: the caller raises BrokenAnswer from a frame without the buffers."""
+
+
 class _Layer:
-    """Inflates one Content-Encoding, never more than `cap` bytes in all."""
+    """Inflates one Content-Encoding, PIECE bytes at a time, never more than `cap` in all."""
 
     def __init__(self, name: str, cap: int) -> None:
         self.name, self.cap, self.out = name, cap, 0
@@ -167,20 +172,24 @@ class _Layer:
             return zlib.decompressobj(-zlib.MAX_WBITS if self.raw_deflate else zlib.MAX_WBITS)
         return None  # identity, or an encoding the suite did not ask for: left as sent
 
-    def feed(self, data: bytes, what: str) -> bytes:
+    def feed(self, data: bytes, what: str) -> Iterator[bytes]:
         if self._d is None:
-            return self._count(data, what)
-        if self._d.eof or not data:
-            return b""
-        try:
-            piece = self._d.decompress(data, self.cap - self.out + 1)
-        except zlib.error as exc:
-            if self.name == "deflate" and not self.raw_deflate and self.out == 0:
-                self.raw_deflate = True  # "deflate" sent without its zlib header, as some do
-                self._d = self._decompressor()
-                return self.feed(data, what)
-            raise BrokenAnswer(f"the answer to {what} is not valid {self.name}: {exc}") from exc
-        return self._count(piece, what)
+            yield self._count(data, what)
+            return
+        while not self._d.eof:
+            try:
+                piece = self._d.decompress(data, PIECE)
+            except zlib.error as exc:
+                if self.name == "deflate" and not self.raw_deflate and self.out == 0:
+                    self.raw_deflate = True  # "deflate" sent without its zlib header, as some do
+                    self._d = self._decompressor()
+                    yield from self.feed(data, what)
+                    return
+                raise BrokenAnswer(f"the answer to {what} is not valid {self.name}: {exc}") from exc
+            yield self._count(piece, what)
+            data = self._d.unconsumed_tail
+            if not data and len(piece) < PIECE:
+                return  # all of the input in, all of its output out
 
     def flush(self, what: str) -> bytes:
         return self._count(self._d.flush(), what) if self._d is not None else b""
@@ -188,35 +197,51 @@ class _Layer:
     def _count(self, piece: bytes, what: str) -> bytes:
         self.out += len(piece)
         if self.out > self.cap:
-            raise BrokenAnswer(
+            raise _TooLarge(
                 f"the answer to {what} inflates ({self.name}) to more than {self.cap} bytes: "
                 "far more than any answer of this API, so the suite stopped reading it")
         return piece
 
 
 def read_body(response: httpx.Response, limits: Limits, what: str) -> bytes:
-    """The whole body of a streamed response, decoded, within the caps (else BrokenAnswer)."""
+    """The whole body of a streamed response, decoded, within the caps (else BrokenAnswer).
+
+    The finding is raised from here, once the buffers are dropped: a traceback keeps its frames,
+    and nothing of up to `body_cap` bytes stays alive in them.
+    """
     if response.is_stream_consumed:  # already read by whoever made it (a test's mock transport)
         return response.content
     encodings = [e.strip().lower() for e in
                  response.headers.get("content-encoding", "").split(",") if e.strip()]
     layers = [_Layer(name, limits.body_cap) for name in reversed(encodings)]
-    wire = 0
     pieces: list[bytes] = []
-    for chunk in response.iter_raw():
-        wire += len(chunk)
-        if wire > limits.body_cap:
-            raise BrokenAnswer(
-                f"the answer to {what} is over {limits.body_cap} bytes: far more than any "
-                "answer of this API, so the suite stopped reading it")
-        pieces.append(_through(layers, chunk, what))
-    pieces.append(_through(layers, b"", what, final=True))
-    return b"".join(pieces)
+    try:
+        wire = 0
+        for chunk in response.iter_raw():
+            wire += len(chunk)
+            if wire > limits.body_cap:
+                raise _TooLarge(
+                    f"the answer to {what} is over {limits.body_cap} bytes: far more than any "
+                    "answer of this API, so the suite stopped reading it")
+            pieces.extend(_through(layers, chunk, what))
+        pieces.extend(_through(layers, b"", what, final=True))
+    except _TooLarge as exc:
+        message = str(exc)
+    else:
+        return b"".join(pieces)
+    pieces.clear()
+    raise BrokenAnswer(message)
 
 
-def _through(layers: list[_Layer], data: bytes, what: str, final: bool = False) -> bytes:
-    for layer in layers:
-        data = layer.feed(data, what)
-        if final:
-            data += layer.flush(what)
-    return data
+def _through(layers: list[_Layer], data: bytes, what: str, final: bool = False
+             ) -> Iterator[bytes]:
+    """The data through every layer, outermost encoding first, a piece at a time."""
+    if not layers:
+        yield data
+        return
+    first, rest = layers[0], layers[1:]
+    for piece in first.feed(data, what):
+        if piece:
+            yield from _through(rest, piece, what)
+    if final:
+        yield from _through(rest, first.flush(what), what, final=True)
