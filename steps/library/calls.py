@@ -9,9 +9,10 @@ raises `TargetFailure` naming the requirement it broke (ACC-2 for a create, AUTH
 so an accounts scenario whose login fails blames the login, not the accounts.
 
 Walks are bounded by what they have seen: a walk stops at a short page, at the page the total
-says is the last, at a full page that brings no item it has not seen (a list that repeats itself
-is not walked to its claimed end), and at MAX_PAGES; it keeps of each item only the fields the
-checks read (`KEPT`), so a walk over large items holds little.
+says is the last, after STALE_PAGES full pages in a row that bring no item it has not seen (a
+list that repeats itself is not walked to its claimed end; one page of repeats can happen when
+others create a hundred accounts between two requests), and at MAX_PAGES; it keeps of each item
+only the fields the checks read (`KEPT`), so a walk over large items holds little.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from faker import Faker
 
 fake = Faker()
 MAX_PAGES = 1000  # bounds every walk, even against a target that never stops paging
+STALE_PAGES = 2  # full pages in a row with nothing new, after which a walk stops
 MAX_QUANTITY = 100
 LOGIN = "/authentication/login"
 REFRESH = "/authentication/refresh"
@@ -220,6 +222,7 @@ def walk(
         quantity = min(MAX_QUANTITY, max(1, math.ceil(first / 3)))
     seen: list[Any] = []
     ids: set[Any] = set()
+    stale = 0
     for page in range(1, MAX_PAGES + 1):
         params: dict[str, Any] = {"page": page, "quantity": quantity}
         if order:
@@ -231,9 +234,10 @@ def walk(
         if len(body["results"]) > quantity:
             raise call_failure("LIST-2", f"page {page} holds {len(body['results'])} items, "
                                          f"more than quantity={quantity}")
-        new = _new_ids(body["results"], ids)
+        stale = 0 if _new_ids(body["results"], ids) else stale + 1
         seen.extend(kept(item) for item in body["results"])
-        if len(body["results"]) < quantity or page * quantity >= body["total"] or not new:
+        if (len(body["results"]) < quantity or page * quantity >= body["total"]
+                or stale >= STALE_PAGES):
             break
     return Walk(resource, session.principal.name, tuple(seen), first)
 
@@ -253,15 +257,17 @@ def _new_ids(items: list[Any], ids: set[Any]) -> int:
 def find(api: ApiClient, session: Session, resource: str, field: str, value: Any
          ) -> Mapping[str, Any] | None:
     """The first item whose `field` equals `value`, over every page (newest first); like a
-    walk, it stops at a page that brings nothing new."""
+    walk, it stops after STALE_PAGES pages in a row that bring nothing new."""
     ids: set[Any] = set()
+    stale = 0
     for page in range(1, MAX_PAGES + 1):
         body = page_body(list_page(api, session, resource,
                                    {"page": page, "quantity": MAX_QUANTITY}))
         for item in body["results"]:
             if isinstance(item, Mapping) and item.get(field) == value:
                 return item
-        if len(body["results"]) < MAX_QUANTITY or not _new_ids(body["results"], ids):
+        stale = 0 if _new_ids(body["results"], ids) else stale + 1
+        if len(body["results"]) < MAX_QUANTITY or stale >= STALE_PAGES:
             return None
     return None
 

@@ -173,5 +173,8 @@ class Target:
         if self.clock is not None:
             return "on (the embedded server's clock)"
         if self.config.signing_key is not None:
-            return f"on (signing key {self.config.signing_key})"
-        return "off (no [keys] signing_key: the expired-token scenario is not run)"
+            return (f"on (signing key {self.config.signing_key}: an expired token, and the "
+                    "HS256 key-confusion check)")
+        return ("off (no [keys] signing_key: the expired-token scenario is not run, and the HS256 "
+                "key-confusion check runs only with a key of the JWK Set that verifies the "
+                "target's token)")
