@@ -270,8 +270,9 @@ class ApiClient:
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return exc
         if isinstance(exc, httpx.TimeoutException):
-            return BrokenAnswer(f"{what}: {got}, then nothing for "
-                                f"{self.limits.read_timeout:g} s: the target stalls")
+            return BrokenAnswer(f"{what}: {got}, and nothing more for "
+                                f"{self.limits.read_timeout:g} s (the limit of one read): the "
+                                "target stalls")
         if guard.received and isinstance(exc, httpx.TransportError | httpx.DecodingError):
             return BrokenAnswer(f"{what}: the target's answer broke off or cannot be read as "
                                 f"HTTP after {guard.received} bytes ({type(exc).__name__}: {exc})")
