@@ -64,6 +64,7 @@ def test_a_list_that_cannot_be_read_is_a_finding_about_the_list(
         "test_the_admin_lists_accounts": ("must failed", ["LIST-1"]),
     }
     result.stdout.fnmatch_lines([f"*{says}*", "*NOT CONFORMANT: requirements failed: MUST LIST-1*"])
+    assert PASSWORD not in result.stdout.str() + project.report_text()
 
 
 def test_a_flood_of_headers_on_the_login_is_the_logins_failure_not_nothing_answering(
@@ -72,6 +73,7 @@ def test_a_flood_of_headers_on_the_login_is_the_logins_failure_not_nothing_answe
     project = hostile_project("flood", ("/authentication/login",))
     result = project.run(LOGIN_MUST, LISTS, dpaas_request_deadline=DEADLINE)
     assert "nothing answers" not in result.stdout.str() + result.stderr.str()
+    assert PASSWORD not in result.stdout.str() + project.report_text()
     assert result.ret == 1
     assert blamed(project) == {
         "test_logging_in_returns_a_bearer_token": ("must failed", ["AUTH-1"]),
@@ -91,6 +93,7 @@ def test_a_run_budget_ends_a_dripping_run_inconclusive_saying_why(
     assert {r["outcome"] for r in rows} == {"inconclusive"}
     assert all("--dpaas-run-budget" in r["reason"] for r in rows)
     result.stdout.fnmatch_lines(["*INCONCLUSIVE: 2 scenarios could not be judged*"])
+    assert PASSWORD not in result.stdout.str() + project.report_text()
 
 
 def test_a_password_the_target_echoes_is_never_printed(
