@@ -79,6 +79,9 @@ class RunBudget:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         budget = float(config.getoption("dpaas_run_budget", RUN_BUDGET) or 0)
+        if budget < 0:
+            raise pytest.UsageError("--dpaas-run-budget must be 0 (no limit) or a number of "
+                                    "seconds")
         workerinput = getattr(config, "workerinput", None)
         if workerinput is not None and WORKER_INPUT in workerinput:
             ends: float | None = workerinput[WORKER_INPUT]
@@ -107,3 +110,4 @@ def install(config: pytest.Config) -> None:
     """Registers the run budget (a call site in the plugin's pytest_configure)."""
     if not config.pluginmanager.has_plugin("dpaas-run-budget"):
         config.pluginmanager.register(RunBudget(config), "dpaas-run-budget")
+    from_config(config)  # a deadline that makes no sense is a usage error, before anything runs
