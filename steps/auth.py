@@ -372,7 +372,8 @@ def token_expired(api: ApiClient, actors: Actors, target: Target) -> Actors:
     if reason:
         pytest.skip(reason)
     session = actors.they
-    response = list_page(api, session, "accounts")
+    with charged_to("LIST-1"):
+        response = list_page(api, session, "accounts")
     if response.status_code != 200:
         raise TargetFailure("AUTH-15", f"a fresh access token was refused: "
                                        f"{response.status_code} {excerpt(response, 200)}")
