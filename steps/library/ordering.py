@@ -13,7 +13,9 @@ is sent in order but other workers keep running theirs, so the probe also waits,
 starts, until every other scenario of the run has finished on every worker (each worker marks
 what it finished in a directory the controller creates and hands to the workers). The probe is
 the last scenario sent, so what it waits for is never queued behind it. The wait is bounded by the
-run's budget; past it the probe is inconclusive.
+run's budget, and by progress: when no other scenario has finished for STALLED_DEADLINES request
+deadlines (the others stopped, say, after `-x`), the probe stops waiting. Either way it is then
+inconclusive, saying why.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dpaas_conformance.library.limits import RUN_ENDS_KEY
+from dpaas_conformance.library.limits import RUN_ENDS_KEY, from_config
 from dpaas_conformance.library.outcomes import Inconclusive
 
 HOSTILE = "ERR-5"
@@ -36,7 +38,7 @@ THROTTLES = "AUTH-7"
 LAST = (HOSTILE, SPENDS_LOGINS, THROTTLES)  # in the order they run, after everything else
 WORKER_INPUT = "dpaas_finished_dir"
 POLL = 0.1  # seconds between looks at what the other workers finished
-DEFAULT_WAIT = 600.0  # seconds the probe waits for the others when the run has no budget
+STALLED_DEADLINES = 4  # request deadlines without another scenario finishing: stop waiting
 
 
 def rank(requirements: Sequence[str]) -> int:
@@ -95,11 +97,20 @@ class Ordering:
         others = {_mark(i.nodeid) for i in self.items
                   if _is_scenario(i) and THROTTLES not in _requirements(i)}
         ends = self.config.stash.get(RUN_ENDS_KEY, None)
-        deadline = ends if ends is not None else time.time() + DEFAULT_WAIT
-        while time.time() < deadline:
-            done = {p.name for p in self.finished.iterdir()}
-            if others <= done:
+        patience = STALLED_DEADLINES * from_config(self.config).request_deadline
+        done: set[str] = set()
+        progress = time.time()
+        while ends is None or time.time() < ends:
+            now_done = {p.name for p in self.finished.iterdir()} & others
+            if now_done == others:
                 return
+            if now_done != done:
+                done, progress = now_done, time.time()
+            elif time.time() - progress > patience:
+                raise Inconclusive(
+                    f"the throttling probe waited for the other scenarios (it may throttle their "
+                    f"logins), and none finished for {patience:g} s: {len(others - done)} have "
+                    "not finished")
             time.sleep(POLL)  # other workers' scenarios are still running
         raise Inconclusive(
             "the throttling probe waited for the other scenarios (it may throttle their logins) "
