@@ -100,6 +100,7 @@ class RunBudget:
         ends = self.config.stash.get(RUN_ENDS_KEY, None)
         if ends is None or time.time() < ends or not any(item.iter_markers("level")):
             return
+        __tracebackhide__ = True  # the reason says it all
         raise Inconclusive(
             f"the run's budget of {self.budget:g} s (--dpaas-run-budget) was spent before this "
             "scenario started"

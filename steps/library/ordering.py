@@ -94,6 +94,7 @@ class Ordering:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.finished is None or THROTTLES not in _requirements(item):
             return
+        __tracebackhide__ = True  # the reason says it all
         others = {_mark(i.nodeid) for i in self.items
                   if _is_scenario(i) and THROTTLES not in _requirements(i)}
         ends = self.config.stash.get(RUN_ENDS_KEY, None)
