@@ -13,6 +13,9 @@ the reference server for the measurements), hostile to the requests whose path i
 - `huge`: a JSON list page of 20 MiB; `crowded`: 5 MiB holding 1.7 million empty objects;
 - `echo`: every 401 (and every error) echoes the password it was sent in its message.
 
+`with_menagerie` serves every mode at once, each at its own path (`/hostile/drip`, ...), so that
+one run of the suite meets them all.
+
 `python -m tests.hostile MODE [--port P] [--paths /accounts,...]` serves the reference server
 (demo principals, see examples/reference-demo.toml) behind one of them, for the measurements in
 docs/notes/issue-15.md.
@@ -63,9 +66,9 @@ def gzip_bomb(mebibytes: int = 1024) -> bytes:
 
 
 @cache
-def nested_bomb() -> bytes:
+def nested_bomb(mebibytes: int = 1024) -> bytes:
     """gzip inside gzip: 1,800 bytes that inflate to a 1 MB bomb, then to 1 GiB."""
-    return zlib.compress(gzip_bomb(), 9, wbits=zlib.MAX_WBITS | 16)
+    return zlib.compress(gzip_bomb(mebibytes), 9, wbits=zlib.MAX_WBITS | 16)
 
 
 async def _drip(request: web.Request, response: web.Response) -> web.StreamResponse:
@@ -100,17 +103,18 @@ def _json_text(text: str, status: int = 200, **headers: str) -> web.Response:
                         headers={hdrs.CONTENT_TYPE: "application/json", **headers})
 
 
-async def _answer(mode: str, request: web.Request, response: web.Response
-                  ) -> web.StreamResponse:
+async def _answer(mode: str, request: web.Request, response: web.Response,
+                  bomb: int = 1024) -> web.StreamResponse:
+    """The answer the `mode` way; a bomb inflates to `bomb` MiB."""
     if mode == "drip":
         return await _drip(request, response)
     if mode == "stall":
         await request.app[STOPPING].wait()  # until the server shuts down
     if mode == "inflate":
-        return web.Response(body=gzip_bomb(), status=200, headers={
+        return web.Response(body=gzip_bomb(bomb), status=200, headers={
             hdrs.CONTENT_TYPE: "application/json", hdrs.CONTENT_ENCODING: "gzip"})
     if mode == "inflate_nested":
-        return web.Response(body=nested_bomb(), status=200, headers={
+        return web.Response(body=nested_bomb(bomb), status=200, headers={
             hdrs.CONTENT_TYPE: "application/json", hdrs.CONTENT_ENCODING: "gzip, gzip"})
     if mode == "flood":
         flooded = web.Response(body=response.body, status=response.status,
@@ -165,16 +169,42 @@ async def _echo(request: web.Request, handler: Handler) -> web.StreamResponse:
                              status=response.status)
 
 
+LIST_PAGE = b'{"total": 1, "page": 1, "results": [{"id": "a1", "name": "n"}]}'
+MENAGERIE_BOMB = 64  # MiB: four times the suite's cap, and quick to build
+
+
+@web.middleware
+async def menagerie(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`/hostile/MODE` answers a list page the MODE way; any other path goes to the app."""
+    mode = request.path.removeprefix("/hostile/")
+    if not request.path.startswith("/hostile/") or mode not in MODES or mode == "echo":
+        return await handler(request)
+    return await _answer(mode, request, web.Response(body=LIST_PAGE,
+                                                     content_type="application/json"),
+                         bomb=MENAGERIE_BOMB)
+
+
+def with_menagerie(app: web.Application) -> web.Application:
+    """`app` with every hostile mode at its own path (see `menagerie`)."""
+    app.middlewares.insert(0, menagerie)
+    return _stoppable(app)
+
+
 def with_hostile(app: web.Application, mode: str, paths: Sequence[str] = ("/accounts",)
                  ) -> web.Application:
     """`app` behind the hostile middleware (before the app starts, while it still takes one)."""
     app.middlewares.insert(0, hostile(mode, paths))
+    return _stoppable(app)
+
+
+def _stoppable(app: web.Application) -> web.Application:
+    """A stalled answer ends when the server shuts down, so that the server can stop."""
 
     async def started(app: web.Application) -> None:
         app[STOPPING] = asyncio.Event()
 
     async def stopping(app: web.Application) -> None:
-        app[STOPPING].set()  # a stalled answer ends, so that the server can stop
+        app[STOPPING].set()
 
     app.on_startup.append(started)
     app.on_shutdown.append(stopping)
