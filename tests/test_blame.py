@@ -8,6 +8,7 @@ requirement alone, scenario by scenario).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import dpaas_conformance.accounts as accounts
@@ -253,6 +254,12 @@ def test_a_list_that_claims_endless_items_is_walked_only_while_it_brings_new_one
 # --- HS256 key confusion: keys shown to verify (item 4) --------------------------------------
 
 
+@cache
+def another_key() -> rsa.RSAPrivateKey:
+    """A key that is not the target's (a decoy, a wrongly configured one)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def jwks_of(public: Any, kid: str = "k1") -> dict[str, Any]:
     import json
 
@@ -261,7 +268,7 @@ def jwks_of(public: Any, kid: str = "k1") -> dict[str, Any]:
 
 
 def test_only_keys_that_verify_the_targets_token_are_forged_with(tmp_path: Any) -> None:
-    decoy = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    decoy = another_key()
     real = signing_key()
     token = SESSION.access_token
     found = keys.target_keys(api({"GET /.well-known/jwks.json": answers(
@@ -285,7 +292,7 @@ def test_without_a_verifying_key_the_hs256_check_is_not_run_saying_why() -> None
 
 
 def test_a_configured_key_that_does_not_verify_is_a_setup_error(tmp_path: Any) -> None:
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = another_key()
     pem = tmp_path / "key.pem"
     pem.write_bytes(other.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,

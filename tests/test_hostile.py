@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from aiohttp import web
 from dpaas_conformance.library.embedded import ServedApp
 
 from tests.hostile import with_hostile, with_menagerie
@@ -66,32 +67,27 @@ FETCHES = "".join(f"""
 def test_an_answer_that_cannot_be_read_is_a_finding_about_the_call(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """One run meets every hostile answer (tests/hostile.py's menagerie), each at its own path:
-    each scenario fails naming the call's requirement and what was wrong, in bounded time."""
-    with ServedApp(lambda: with_menagerie(tiny_app(Behaviour()))) as url:
+    """One run meets every hostile answer (tests/hostile.py's menagerie), each at its own path,
+    and a login that floods its headers: each scenario fails naming the call's requirement and
+    what was wrong, in bounded time. The flooded login is not "nothing answers" at the preflight:
+    the login scenario fails it, and a scenario that needs a login blames AUTH-1."""
+    def app() -> web.Application:
+        return with_hostile(with_menagerie(tiny_app(Behaviour())), "flood",
+                            ("/authentication/login",))
+
+    with ServedApp(app) as url:
         project = Project(pytester, url, monkeypatch)
-        result = project.run(FETCHES, dpaas_request_deadline=DEADLINE)
+        result = project.run(FETCHES, LOGIN_MUST, LISTS, dpaas_request_deadline=DEADLINE)
     assert result.ret == 1
+    assert "nothing answers" not in result.stdout.str() + result.stderr.str()
     rows = {r["name"]: r for r in project.report()["scenarios"]}
     for mode, says in SAYS.items():
         row = rows[f"The {mode} answer"]
         assert (row["outcome"], row["blamed"]) == ("must failed", ["LIST-1"]), row
         assert says in row["reason"], (mode, row["reason"])
+    for name in ("Logging in returns a bearer token", "The admin lists accounts"):
+        assert (rows[name]["outcome"], rows[name]["blamed"]) == ("must failed", ["AUTH-1"])
     assert PASSWORD not in result.stdout.str() + project.report_text()
-
-
-def test_a_flood_of_headers_on_the_login_is_the_logins_failure_not_nothing_answering(
-    hostile_project: Callable[..., Project],
-) -> None:
-    project = hostile_project("flood", ("/authentication/login",))
-    result = project.run(LOGIN_MUST, LISTS, dpaas_request_deadline=DEADLINE)
-    assert "nothing answers" not in result.stdout.str() + result.stderr.str()
-    assert PASSWORD not in result.stdout.str() + project.report_text()
-    assert result.ret == 1
-    assert blamed(project) == {
-        "test_logging_in_returns_a_bearer_token": ("must failed", ["AUTH-1"]),
-        "test_the_admin_lists_accounts": ("must failed", ["AUTH-1"]),  # its login, a Given
-    }
 
 
 def test_a_run_budget_ends_a_dripping_run_inconclusive_saying_why(
