@@ -82,10 +82,14 @@ def tokens_in(exchanges: Iterable[Any]) -> set[str]:
     return found
 
 
-def scrub_report(report: pytest.TestReport, context: dict[str, Any] | None,
-                 secrets: Iterable[str]) -> None:
-    """Masks the secrets in what the report carries: traceback, sections, judgement."""
-    values = [s for s in secrets if s]
+def scrub_report(report: pytest.TestReport, context: dict[str, Any] | None, target: Any,
+                 client: Any) -> None:
+    """Masks the scenario's secrets (see `secrets_of`) in what the report carries: traceback,
+    sections, judgement. A report that carries nothing printable is left as it is."""
+    reason = (context or {}).get("reason")
+    if report.longrepr is None and not report.sections and not reason:
+        return
+    values = [s for s in secrets_of(target, client) if s]
     if not values:
         return
     if report.longrepr is not None:

@@ -421,8 +421,8 @@ def pytest_runtest_makereport(
     elif judgement.outcome == EXPECTED:
         report.outcome = "skipped"
         report.wasxfail = f"expected failure ({expected.source}): {context['expected']}"
-    masking.scrub_report(report, context, masking.secrets_of(item.stash.get(TARGET_KEY, None),
-                                                             item.stash.get(API_KEY, None)))
+    masking.scrub_report(report, context, item.stash.get(TARGET_KEY, None),
+                         item.stash.get(API_KEY, None))
     return report
 
 
