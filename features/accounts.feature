@@ -9,8 +9,7 @@ Feature: Creating accounts
   Scenario: Creating an account returns it, active, in the caller's organization
     Given they have counted their organization's accounts
     When they create an account with a new name and "is_default" set to false
-    Then the response status is a success
-    And the response body is an account
+    Then the response body is an account
     And the account has the name and "is_default" that were sent, and is active
     And the account belongs to the same organization as their other accounts
     And the account is listed and the total has grown

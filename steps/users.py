@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import httpx
 from dpaas_conformance.library.calls import (
-    LOGIN,
     MAX_QUANTITY,
     Actors,
     Walk,
@@ -32,10 +31,6 @@ def fetch(api: ApiClient, actors: Actors, what: str) -> httpx.Response:
         return list_page(api, session, "users", {"quantity": 100})
     if what == "a login response":
         return log_in(api, session.principal)
-    if what == "a failed login response":
-        body = session.principal.credentials()
-        body["password"] = f"{body['password']}-wrong"
-        return api.request("POST", LOGIN, json=body)
     if what == "a created account":
         return create_account(api, session, {"name": unique_name()})
     raise ValueError(f"unknown thing to fetch: {what!r}")

@@ -173,6 +173,13 @@ CASES: dict[Callable[..., Any], Case] = {
     common.header_starts: Case({"response": resp(headers={"WWW-Authenticate": "Bearer x"})},
                                {"response": resp(headers={"WWW-Authenticate": "Basic"})},
                                {"name": "WWW-Authenticate", "text": "Bearer"}),
+    common.error_shape_for_status: Case(
+        {"response": error(415, "UnsupportedMediaType")},
+        {"response": resp(415, text="415: Unsupported Media Type")}),
+    common.throttled: Case(
+        {"response": resp(429, {"error": "TooManyRequests", "message": "m"},
+                          headers={"Retry-After": "30"})},
+        {"response": error(401, "Unauthorized")}),
     common.header_retry: Case(
         {"response": resp(headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})},
         {"response": resp(headers={"Retry-After": "soon"})}, {"name": "Retry-After"}),

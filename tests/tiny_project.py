@@ -115,7 +115,10 @@ class Project:
         return self.pytester.runpytest(*args, *extra)
 
     def report(self) -> dict[str, Any]:
-        return json.loads((self.pytester.path / "report.json").read_text())
+        return json.loads(self.report_text())
+
+    def report_text(self) -> str:
+        return (self.pytester.path / "report.json").read_text()
 
     def outcomes(self) -> dict[str, str]:
         return {row["nodeid"].split("::")[-1]: row["outcome"]

@@ -4,8 +4,15 @@ Every response passes two checks that hold whatever the scenario is about: a bod
 strictly valid JSON (ERR-4), and no response shows a password, a password hash or a secret
 (USER-2). A breach raises `TargetFailure` naming that requirement.
 
+Every request is bounded (see `limits` and `transport`): a total deadline, and caps on what an
+answer may hold. An answer that breaks them, or that the target starts and then breaks off (a
+connection closed mid-body, a flood of headers, a body nested past any parser's depth), is a
+finding about the call (`BrokenAnswer`). A connection refused, or closed before any byte of an
+answer, is not: the network may have failed, and the scenario is inconclusive.
+
 The client records each exchange so that a failing scenario can print what was sent and what came
-back, with passwords and tokens masked: the report is meant to be pasted into a bug tracker.
+back, with passwords and tokens masked: the report is meant to be pasted into a bug tracker. It
+keeps at most `RETAINED` bytes of each body, so that a long walk does not hold every page.
 """
 
 from __future__ import annotations
@@ -22,7 +29,16 @@ from typing import Any
 import httpx
 from dpaas_conformance.library import strictjson
 from dpaas_conformance.library.leaks import find_leaks
-from dpaas_conformance.library.outcomes import Inconclusive, TargetFailure, printable
+from dpaas_conformance.library.limits import Limits
+from dpaas_conformance.library.masking import mask
+from dpaas_conformance.library.outcomes import BrokenAnswer, Inconclusive, TargetFailure, printable
+from dpaas_conformance.library.transport import (
+    ACCEPT_ENCODING,
+    Guard,
+    GuardedTransport,
+    guarded,
+    read_body,
+)
 
 SECRET_KEYS = {"password", "access_token", "refresh_token", "token", "secret"}
 SHOWN_HEADERS = {
@@ -35,7 +51,10 @@ SHOWN_HEADERS = {
     "www-authenticate",
 }
 MAX_BODY_SHOWN = 2000
-TIMEOUT = 15.0
+PARSED_FOR_DISPLAY = 64 * 1024  # larger bodies are shown from their first bytes, never parsed
+RETAINED = 16 * 1024  # bytes of a body the exchange log keeps
+SECRET_VALUE = re.compile(
+    r'("(?:password|access_token|refresh_token|token|secret)"\s*:\s*")([^"\\]*)', re.IGNORECASE)
 
 
 @cache
@@ -55,13 +74,6 @@ class BearerAuth(httpx.Auth):
         yield request
 
 
-def mask(value: str) -> str:
-    """Keeps enough of a secret to tell two apart, never enough to reuse it."""
-    if len(value) <= 8:
-        return "***"
-    return f"{value[:6]}…{value[-2:]} ({len(value)} chars, masked)"
-
-
 def _mask_json(data: Any) -> Any:
     if isinstance(data, dict):
         return {
@@ -73,15 +85,29 @@ def _mask_json(data: Any) -> Any:
     return data
 
 
-def _show_body(raw: bytes) -> str:
+def _masked_text(raw: bytes, limit: int) -> str:
+    """The first bytes of a body as text, secret-named JSON string values masked."""
+    text = raw[:limit * 2].decode("utf-8", "replace")
+    return SECRET_VALUE.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+
+
+def _readable(raw: bytes, indent: int | None, limit: int) -> str:
+    """JSON with its secrets masked; a large body, or one that is not JSON, as masked text."""
+    if len(raw) <= PARSED_FOR_DISPLAY:
+        try:
+            return json.dumps(_mask_json(json.loads(raw)), indent=indent, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            pass
+    return _masked_text(raw, limit)
+
+
+def _show_body(raw: bytes, size: int | None = None) -> str:
     if not raw:
         return "(empty)"
-    try:
-        text = json.dumps(_mask_json(json.loads(raw)), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
-        text = raw.decode("utf-8", "replace")
-    if len(text) > MAX_BODY_SHOWN:
-        text = f"{text[:MAX_BODY_SHOWN]}… ({len(raw)} bytes in all)"
+    text = _readable(raw, 2, MAX_BODY_SHOWN)
+    size = len(raw) if size is None else size
+    if len(text) > MAX_BODY_SHOWN or size > len(raw):
+        text = f"{text[:MAX_BODY_SHOWN]}… ({size} bytes in all)"
     return text
 
 
@@ -91,10 +117,7 @@ def excerpt(response: httpx.Response, limit: int = 300) -> str:
     Failure messages end up in CI logs and bug trackers just like the exchange log, so they mask
     the same secrets; a body that is not JSON is shown as text.
     """
-    try:
-        text = json.dumps(_mask_json(json.loads(response.content)), ensure_ascii=False)
-    except (ValueError, RecursionError):
-        text = response.content.decode("utf-8", "replace")
+    text = _readable(response.content, None, limit)
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
@@ -115,6 +138,7 @@ class Exchange:
     request: httpx.Request
     response: httpx.Response | None
     error: str | None = None
+    size: int | None = None  # the body's size, when the response kept is a shortened copy
 
     def render(self) -> str:
         req = self.request
@@ -127,8 +151,19 @@ class Exchange:
             resp = self.response
             parts.append(f"< {resp.status_code} {resp.reason_phrase}")
             parts.append(_show_headers(resp.headers))
-            parts.append(_indent(_show_body(resp.content)))
+            parts.append(_indent(_show_body(resp.content, self.size)))
         return "\n".join(p for p in parts if p)
+
+
+def retained(response: httpx.Response) -> Exchange:
+    """The exchange as the log keeps it: a long body shortened to its first RETAINED bytes."""
+    if len(response.content) <= RETAINED:
+        return Exchange(response.request, response)
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    copy = httpx.Response(response.status_code, headers=headers,
+                          content=response.content[:RETAINED], request=response.request)
+    return Exchange(response.request, copy, size=len(response.content))
 
 
 def _indent(text: str) -> str:
@@ -148,7 +183,9 @@ def body_of(response: httpx.Response) -> Any:
             f"expected a JSON body, got {content_type!r}: {excerpt(response, 200)!r}"
         ) from exc
     except strictjson.TooDeep as exc:
-        raise Inconclusive(str(exc)) from exc
+        raise BrokenAnswer(
+            f"the answer to {response.request.method} {response.request.url.path}: {exc}, "
+            "deeper than any answer of this API and than common JSON parsers read") from exc
 
 
 class ApiClient:
@@ -163,11 +200,14 @@ class ApiClient:
         base_url: str,
         *,
         passwords: Iterable[str] = (),
-        timeout: float = TIMEOUT,
+        limits: Limits | None = None,
         check: bool = True,
     ) -> None:
+        self.limits = limits or Limits()
         self._http = httpx.Client(
-            base_url=base_url, timeout=timeout, follow_redirects=False, verify=tls_context()
+            base_url=base_url, timeout=self.limits.read_timeout, follow_redirects=False,
+            transport=GuardedTransport(tls_context()),
+            headers={"Accept-Encoding": ACCEPT_ENCODING},
         )
         self._lock = threading.Lock()
         self.passwords = tuple(p for p in passwords if p)
@@ -186,16 +226,57 @@ class ApiClient:
         if token is not None:
             auth = BearerAuth(token)
         request = self._http.build_request(method, path, **kwargs)
-        try:
-            response = self._http.send(request, auth=auth)
-        except httpx.HTTPError as exc:
-            self._record(Exchange(request, None, f"{type(exc).__name__}: {exc}"))
-            raise
-        # The request that went out carries the Authorization header the auth flow added.
-        self._record(Exchange(response.request, response))
+        what = f"{method} {request.url.path}"
+        response: httpx.Response | None = None
+        with guarded(self.limits) as guard:
+            try:
+                response = self._http.send(request, auth=auth, stream=True)
+                content = read_body(response, self.limits, what)
+            except (httpx.HTTPError, BrokenAnswer) as exc:
+                # The request that went out carries the Authorization header the auth added.
+                sent = response.request if response is not None else request
+                self._record(Exchange(sent, None, f"{type(exc).__name__}: {exc}"))
+                failure = self._failure(exc, guard, what)
+                if failure is exc:
+                    raise
+                raise failure from exc
+            finally:
+                if response is not None:
+                    response.close()
+        response._content = content  # read here, within the caps (see transport.read_body)
+        self._record(retained(response))
+        values = content.count(b"[") + content.count(b"{") + content.count(b",")
+        if values > self.limits.value_cap:
+            raise BrokenAnswer(
+                f"the answer to {what} holds about {values} JSON values: far more than any "
+                "answer of this API, so the suite does not parse it")
         if self.check:
             self.check_response(response)
         return response
+
+    def _failure(self, exc: Exception, guard: Guard, what: str) -> Exception:
+        """What a failed exchange says: about the target (BrokenAnswer), about the run's budget
+        (Inconclusive), or nothing (the original error: the scenario is inconclusive)."""
+        if isinstance(exc, BrokenAnswer):
+            return exc
+        if guard.expired and guard.cut_by_run:
+            return Inconclusive(f"the run's budget (--dpaas-run-budget) ran out while {what} "
+                                "was waiting for its answer")
+        got = f"{guard.received} bytes of an answer" if guard.received else "no answer"
+        if guard.expired:
+            return BrokenAnswer(
+                f"{what}: {got} within the request's deadline of "
+                f"{self.limits.request_deadline:g} s: the target stalls")
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return exc
+        if isinstance(exc, httpx.TimeoutException):
+            return BrokenAnswer(f"{what}: {got}, and nothing more for "
+                                f"{self.limits.read_timeout:g} s (the limit of one read): the "
+                                "target stalls")
+        if guard.received and isinstance(exc, httpx.TransportError | httpx.DecodingError):
+            return BrokenAnswer(f"{what}: the target's answer broke off or cannot be read as "
+                                f"HTTP after {guard.received} bytes ({type(exc).__name__}: {exc})")
+        return exc
 
     def check_response(self, response: httpx.Response) -> None:
         """ERR-4 and USER-2, for every response whatever the scenario checks."""
@@ -210,7 +291,7 @@ class ApiClient:
     def sibling(self) -> ApiClient:
         """A client with its own connection that records into the same list (for races)."""
         other = ApiClient(str(self._http.base_url), passwords=self.passwords,
-                          timeout=self._http.timeout.read or TIMEOUT, check=self.check)
+                          limits=self.limits, check=self.check)
         other.exchanges, other._lock = self.exchanges, self._lock
         return other
 

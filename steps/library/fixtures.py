@@ -7,8 +7,10 @@ suite controls (or, for the mutation harness, each embedded variant in turn).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from dpaas_conformance.library import limits
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.embedded import ManualClock, ServedApp
 from dpaas_conformance.library.run import CLIENT, TARGET, run_of
@@ -39,18 +41,21 @@ def target(
         return
     from reference_server.app import create_app
     from reference_server.config import Settings
+    from reference_server.tokens import KEY_FILE
 
     clock = ManualClock()
     data_dir = tmp_path_factory.mktemp(f"dpaas-{dpaas_variant or 'reference'}")
     settings = Settings(data_dir=data_dir, demo=True, clock=clock)
     make_app = create_app if dpaas_variant is None else run.variants[dpaas_variant].make_app
     with ServedApp(lambda: make_app(settings)) as url:
-        yield Target(url, loaded, clock, dpaas_variant)
+        # The suite holds the embedded server's key, as a config's [keys] would give it.
+        yield Target(url, replace(loaded, signing_key=data_dir / KEY_FILE), clock, dpaas_variant)
 
 
 @pytest.fixture
 def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
-    client = ApiClient(target.base_url, passwords=target.passwords)
+    client = ApiClient(target.base_url, passwords=target.passwords,
+                       limits=limits.from_config(request.config))
     request.node.stash[CLIENT] = client
     request.node.stash[TARGET] = target
     yield client

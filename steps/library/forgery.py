@@ -65,13 +65,24 @@ def alg_none(token: str) -> str:
 
 def hs256_with_public_key(token: str, public_key: PublicKeyTypes) -> str:
     """The classic key-confusion attack: HMAC keyed with the server's own public key PEM."""
+    return hs256_signed(token, public_pems(public_key)[0])
+
+
+def public_pems(public_key: PublicKeyTypes) -> list[bytes]:
+    """The forms a confused verifier may use as its HMAC secret: the PEM (SubjectPublicKeyInfo,
+    as a JWT library loads it), the same without its final newline, and the PKCS#1 PEM."""
+    spki = public_key.public_bytes(serialization.Encoding.PEM,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    pkcs1 = public_key.public_bytes(serialization.Encoding.PEM,
+                                    serialization.PublicFormat.PKCS1)
+    return list(dict.fromkeys([spki, spki.rstrip(b"\n"), pkcs1]))
+
+
+def hs256_signed(token: str, secret: bytes) -> str:
+    """The token's claims and header (kid included), alg HS256, HMAC keyed with `secret`."""
     header, payload, _ = parts(token)
-    header = {**header, "alg": "HS256"}
-    pem = public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    unsigned = encode(header, payload, "").rstrip(".")
-    mac = hmac.new(pem, unsigned.encode(), hashlib.sha256).digest()
+    unsigned = encode({**header, "alg": "HS256"}, payload, "").rstrip(".")
+    mac = hmac.new(secret, unsigned.encode(), hashlib.sha256).digest()
     return f"{unsigned}.{b64url(mac)}"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dpaas_conformance.library import rendering, replay
+from dpaas_conformance.library import masking, rendering, replay
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.outcomes import (
     EXPECTED,
@@ -50,7 +50,7 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario
                           **_: Any) -> None:
     request.node.stash[FAILED_STEP] = FailedStep(
         f"{step.keyword} {step.name} (line {step.line_number})", scenario.name,
-        f"{Path(feature.filename).name}, line {scenario.line_number}")
+        f"{Path(feature.filename).name}, line {scenario.line_number}", step.type)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -62,6 +62,8 @@ def pytest_runtest_makereport(
     if found is None:
         return report  # not a scenario of the suite
     result = judged(item, call, report, found)
+    result = masking.scrub_report(report, result, item.stash.get(TARGET, None),
+                                  item.stash.get(CLIENT, None))
     result.attach(report)
     if result.outcome is not None and report.when != "teardown":
         item.user_properties.append(("dpaas_outcome", result.label))
@@ -79,7 +81,9 @@ def judged(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestRe
         return ScenarioResult(found, "teardown", INCONCLUSIVE,
                               reason=f"teardown failed: {first_line(call.excinfo.value)}")
     run = run_of(item.config)
-    judgement = judge(call.excinfo, found.level, list(found.requirements), run.options.strict)
+    step = item.stash.get(FAILED_STEP, None)
+    judgement = judge(call.excinfo, found.level, list(found.requirements), run.options.strict,
+                      step.type if step is not None else None)
     result = ScenarioResult(found, report.when, judgement.outcome, judgement.level,
                             judgement.blamed, judgement.reason)
     expected = run.expectations

@@ -15,8 +15,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
+
+from dpaas_conformance.library.strictjson import walk
 
 HASH_FORMATS = re.compile(
     r"""
@@ -49,49 +51,51 @@ def normalised(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.lower())
 
 
-JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
-
-
 def find_leaks(data: Any, passwords: Iterable[str], raw: str | None = None) -> list[str]:
     """Every place in a parsed JSON body where a password, a hash or a secret shows.
 
-    With the body's `raw` text, a body that cannot hold a leak (no secret-named key, no hash
-    format, no password, no JWT anywhere in the text) is passed without walking it.
+    With the body's `raw` text, a body that cannot hold a leak (no hash format, no password and
+    no JWT anywhere in the text, no secret-named key) is passed after a walk of its keys only.
+    Time and memory stay linear in the body's size: the walks hold one iterator per level of
+    nesting, and a value's path is only written out for a finding.
     """
     secrets = [p for p in passwords if p]
-    if raw is not None and not _may_leak(raw, secrets):
+    if raw is not None and not _may_leak(raw, secrets, data):
         return []
+    hashes = raw is None or HASH_FORMATS.search(raw) is not None
     found: list[str] = []
-    for path, key, value in _walk(data):
+    for where, key, value in walk(data):
         if isinstance(value, str):
-            found += _judge_string(path, value, secrets)
+            found += _judge_string(where, value, secrets, hashes)
         if (
             key is not None
-            and "/metadata" not in path
+            and not where.inside("metadata")
             and normalised(key) in SECRET_FIELDS
             and _holds_something(value)
         ):
-            found.append(f"{path}: a field named {key!r} holds a value")
+            found.append(f"{where}: a field named {key!r} holds a value")
     return found
 
 
-def _may_leak(raw: str, passwords: list[str]) -> bool:
+def _may_leak(raw: str, passwords: list[str], data: Any) -> bool:
     if HASH_FORMATS.search(raw) or "eyJ" in raw:  # every JWT starts with base64url('{"')
         return True
     if any(p in raw or json.dumps(p)[1:-1] in raw for p in passwords):
         return True
-    return any(normalised(key) in SECRET_FIELDS for key in JSON_KEY.findall(raw))
+    return any(key is not None and normalised(key) in SECRET_FIELDS
+               for _, key, _ in walk(data, keys_only=True))
 
 
-def _judge_string(path: str, value: str, passwords: list[str]) -> list[str]:
+def _judge_string(path: Any, value: str, passwords: list[str], hashes: bool = True
+                  ) -> list[str]:
     found = []
     for password in passwords:
         if value == password or (len(password) >= MIN_SUBSTRING_PASSWORD and password in value):
             found.append(f"{path}: holds a configured principal's password")
-    match = HASH_FORMATS.search(value)
+    match = HASH_FORMATS.search(value) if hashes else None
     if match:
         found.append(f"{path}: holds a password hash ({match.group(0)[:14]}…)")
-    claims = jwt_claims(value)
+    claims = jwt_claims(value) if value.startswith("eyJ") else None
     if claims is not None:
         found += [f"{path} (a JWT's claims){leak}" for leak in find_leaks(claims, passwords)]
     return found
@@ -101,17 +105,6 @@ def _holds_something(value: Any) -> bool:
     """A secret-named field leaks only when it holds text: null, "", "****", a flag, or the list
     of messages a validation error's `details` gives for a field named "password" do not."""
     return isinstance(value, str) and bool(value.strip()) and not set(value.strip()) <= MASKS
-
-
-def _walk(data: Any, path: str = "") -> Iterator[tuple[str, str | None, Any]]:
-    stack: list[tuple[str, str | None, Any]] = [(path, None, data)]
-    while stack:
-        where, key, value = stack.pop()
-        yield where or "(body)", key, value
-        if isinstance(value, dict):
-            stack.extend((f"{where}/{k}", str(k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((f"{where}/{i}", None, v) for i, v in enumerate(value))
 
 
 JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]{2,}\.([A-Za-z0-9_-]{2,})\.[A-Za-z0-9_-]*$")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dpaas_conformance.library import limits
 
 DETAILS = ("first", "all")
 
@@ -53,6 +54,7 @@ def add_options(parser: pytest.Parser) -> None:
         "failure of each cause (default), or under all (the JSON and HTML reports always hold "
         "all)",
     )
+    limits.add_options(group)
     parser.addini(
         "dpaas_features",
         "the feature files the suite's scenarios come from, for the expectations file and the "

@@ -26,6 +26,7 @@ class FailedStep:
     text: str  # "Then the response status is 200"
     scenario: str  # the scenario's name, example values filled in
     where: str  # "login.feature, line 12"
+    type: str = ""  # given, when or then: who a plain assertion blames depends on it
 
 
 @dataclass

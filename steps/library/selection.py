@@ -5,7 +5,7 @@
   variants that select it, one session-scoped `target` per variant.
 - `--dpaas-requirements` keeps the scenarios citing those ids or prefixes; the others are
   deselected, and the verdict names the requirements they would have checked.
-- Scenarios that write hostile data run last (`rank`).
+- Scenarios that change what the target answers after them run last (`ordering.rank`).
 
 To leave a scenario out with a reason the verdict reports, skip it (a `skip` marker here, or
 `pytest.skip` in a step) with a reason written "not run: WHY; WHAT TO DO": it counts as not run,
@@ -15,16 +15,16 @@ and the verdict names the requirements left unchecked by WHY (`verdict.short_rea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from dpaas_conformance.library import ordering
 from dpaas_conformance.library.requirements import MUST, SHOULD
 from dpaas_conformance.library.run import Run, run_of
 from dpaas_conformance.library.scenario import identity, marks, variant_of
 
 REQUIREMENT_TAG = re.compile(r"^[A-Z]+-\d+$")
-HOSTILE = "ERR-5"  # scenarios that write hostile data
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,12 +68,6 @@ def unselected(run: Run) -> dict[str, str]:
     return {name: why for name, ids in run.catalogue.items() if not wanted(ids, prefixes)}
 
 
-def rank(requirements: Iterable[str]) -> int:
-    """Later ranks run later. Hostile data last: a target it breaks is then broken only for the
-    scenarios that sent it, not for every scenario after them."""
-    return 1 if HOSTILE in requirements else 0
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     run = run_of(config)
@@ -96,5 +90,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=drop)
     # Keep each variant's scenarios together (one server each), ranks in order within.
     groups = {v: i for i, v in enumerate(dict.fromkeys(variant_of(i) for i in keep))}
-    keep.sort(key=lambda i: (groups[variant_of(i)], rank(marks(i)[1])))
+    keep.sort(key=lambda i: (groups[variant_of(i)], ordering.rank(marks(i)[1])))
     items[:] = keep

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dpaas_conformance.library import expectations
+from dpaas_conformance.library import expectations, limits, ordering
 from dpaas_conformance.library.embedded import ManualClock
 from dpaas_conformance.library.options import Options
 from dpaas_conformance.library.paths import FEATURES_DIR
@@ -31,6 +31,8 @@ from dpaas_conformance.library.target import (
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    limits.install(config)  # the run's budget, and the deadline checked for sense
+    ordering.install(config)  # what runs last, and the probe's wait under xdist
     run = run_of(config)
     variants = config.hook.pytest_dpaas_variants(config=config)
     if variants is None:
@@ -85,7 +87,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             run.expectations.check(run.catalogue)
         loaded = resolve_config(run.options)
         if run.options.base_url:
-            check_target(run.options.base_url, loaded)
+            check_target(run.options.base_url, loaded, limits.from_config(config))
         run.config = loaded
     except (ConfigError, PreflightError) as exc:
         stop(config, str(exc))

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 MAX_DEPTH = 10_000
@@ -84,22 +85,72 @@ def parse(text: str) -> Any:
             sys.setrecursionlimit(old)
 
 
-def lone_surrogate(data: Any, path: str = "") -> str | None:
+def lone_surrogate(data: Any) -> str | None:
     """Where the first string (or key) holding a lone surrogate is, or None."""
-    stack = [(path, data)]
-    while stack:
-        where, value = stack.pop()
-        if isinstance(value, str):
-            if _has_surrogate(value):
-                return where or "(body)"
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if _has_surrogate(key):
-                    return f"{where}/{key!r} (a key)"
-                stack.append((f"{where}/{key}", item))
-        elif isinstance(value, list):
-            stack.extend((f"{where}/{i}", item) for i, item in enumerate(value))
+    for where, key, value in walk(data):
+        if key is not None and _has_surrogate(key):
+            return f"{where} (a key)"
+        if isinstance(value, str) and _has_surrogate(value):
+            return str(where)
     return None
+
+
+class Path:
+    """Where a value sits, written out only when a finding needs it."""
+
+    __slots__ = ("key", "parent")
+
+    def __init__(self, parent: Path | None, key: Any) -> None:
+        self.parent, self.key = parent, key
+
+    def inside(self, name: str) -> bool:
+        node: Path | None = self
+        while node is not None:
+            if node.key == name:
+                return True
+            node = node.parent
+        return False
+
+    def __str__(self) -> str:
+        keys, node = [], self
+        while node is not None and node.parent is not None:
+            keys.append(str(node.key))
+            node = node.parent
+        return "/" + "/".join(reversed(keys)) if keys else "(body)"
+
+
+def walk(data: Any, keys_only: bool = False
+          ) -> Iterator[tuple[Path, str | None, Any]]:
+    """Every value of a parsed JSON body with its path and key (or, with `keys_only`, every
+    value that sits under a key), depth first, with one iterator per level open at a time: time
+    and memory stay linear, however large or deep the body."""
+    root = Path(None, None)
+    yield root, None, data
+    stack: list[tuple[Path, Iterator[tuple[Any, Any]], bool]] = []
+
+    def children(value: Any) -> Iterator[tuple[Any, Any]] | None:
+        if isinstance(value, dict):
+            return iter(value.items())
+        if isinstance(value, list):
+            return enumerate(value)
+        return None
+
+    first = children(data)
+    if first is not None:
+        stack.append((root, first, isinstance(data, dict)))
+    while stack:
+        parent, items, keyed = stack[-1]
+        step = next(items, None)
+        if step is None:
+            stack.pop()
+            continue
+        key, value = step
+        where = Path(parent, key)
+        if not keys_only or keyed:
+            yield where, (str(key) if keyed else None), value
+        more = children(value)
+        if more is not None:
+            stack.append((where, more, isinstance(value, dict)))
 
 
 def _has_surrogate(text: str) -> bool:

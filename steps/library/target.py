@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dpaas_conformance.library.masking import secret
 
 PRINCIPAL_NAMES = ("admin", "limited", "other")
 ORGANIZATION_A = ("admin", "limited")  # the principals who share one organization
@@ -32,6 +33,10 @@ class Principal:
     email: str
     password: str
     organization_slug: str
+
+    def __post_init__(self) -> None:
+        """The password is a secret: shown masked wherever pytest prints a Principal."""
+        object.__setattr__(self, "password", secret(self.password))
 
     def credentials(self) -> dict[str, str]:
         return {
@@ -169,5 +174,8 @@ class Target:
         if self.clock is not None:
             return "on (the embedded server's clock)"
         if self.config.signing_key is not None:
-            return f"on (signing key {self.config.signing_key})"
-        return "off (no [keys] signing_key: the expired-token scenario is not run)"
+            return (f"on (signing key {self.config.signing_key}: an expired token, and the "
+                    "HS256 key-confusion check)")
+        return ("off (no [keys] signing_key: the expired-token scenario is not run, and the HS256 "
+                "key-confusion check runs only with a key of the JWK Set that verifies the "
+                "target's token)")

@@ -72,6 +72,8 @@ class HarnessVariant:
     why: str = ""  # a correct variant's choice, in words
     reach: tuple[str, ...] = ()  # a correct variant judged only by these areas' scenarios
     settings: Callable[[Settings], Settings] = field(default=lambda s: s)
+    #: a mutant checked by every scenario, whose findings must name these ids and no other
+    blames: frozenset[str] = frozenset()
 
     @property
     def area(self) -> str:
@@ -91,6 +93,8 @@ class HarnessVariant:
         scenario of its area (a MUST failure there would make the suite too strict)."""
         if self.kind != MUTANT:
             return not self.reach or any(r.split("-")[0] in self.reach for r in requirements)
+        if self.blames:
+            return True
         if level == self.level and self.requirement in requirements:
             return True
         return self.level == SHOULD and level == MUST and any(
@@ -134,12 +138,12 @@ def scenario_tags() -> list[tuple[str, list[str]]]:
 
 
 def variants() -> dict[str, HarnessVariant]:
-    from tests.mutants.catalog import MUTANTS
+    from tests.mutants.catalog import EXCLUSIVE, MUTANTS
     from tests.mutants.free import CORRECT_VARIANTS
 
     found: dict[str, HarnessVariant] = {"reference": HarnessVariant("reference", BASELINE)}
     for m in MUTANTS.values():
         found[m.name] = HarnessVariant(m.name, MUTANT, m.components, m.requirement, m.level,
-                                       m.breaks)
+                                       m.breaks, blames=EXCLUSIVE.get(m.name, frozenset()))
     found.update({v.name: v for v in CORRECT_VARIANTS})
     return found

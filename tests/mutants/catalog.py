@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import jwt
@@ -29,7 +31,13 @@ from reference_server.bearer import require
 from reference_server.errors import ApiError
 from reference_server.pagination import ListParams, Page
 from reference_server.policy import ACTION_CREATE_ACCOUNT, accounts_resource, is_allowed
-from reference_server.store import USER_FIELDS, RotationResult, Store, isoformat
+from reference_server.store import (
+    ACCOUNT_FIELDS,
+    USER_FIELDS,
+    RotationResult,
+    Store,
+    isoformat,
+)
 from reference_server.store.indexes import Listing, Rows
 from reference_server.tokens import TokenService, hash_refresh_token
 from tests.mutants.rewrite import (
@@ -938,3 +946,243 @@ mutant(
     "metadata nested 950 deep is stored, then every page with it is a 500",
     **accepts_unservable(lambda metadata: nesting(metadata) > 64, crashes),
 )
+
+
+# --- one requirement, field by field (ACC-6, USER-1) --------------------------------------
+
+
+def account_without(field: str) -> dict[str, Any]:
+    """Accounts shown without `field`, in lists and create answers (the store's projection)."""
+    kept = tuple(f for f in ACCOUNT_FIELDS if f != field)
+    return {"store": type(f"AccountWithout_{field}", (Store,), {"account_fields": kept})}
+
+
+def user_without(field: str) -> dict[str, Any]:
+    kept = tuple(f for f in USER_FIELDS if f != field)
+    return {"store": type(f"UserWithout_{field}", (Store,), {"user_fields": kept})}
+
+
+for _field in ("id", "name", "organization_id", "is_default", "is_active", "created_at",
+               "updated_at"):
+    mutant(f"account_without_{_field}", "ACC-6", MUST, f"accounts carry no {_field}",
+           **account_without(_field))
+for _field in ("id", "email", "organization_id", "updated_at"):
+    mutant(f"user_without_{_field}", "USER-1", MUST, f"users carry no {_field}",
+           **user_without(_field))
+for _field in ("is_active", "is_verified", "metadata", "last_login_at"):
+    mutant(f"user_without_{_field}", "USER-1", SHOULD, f"users carry no {_field}",
+           **user_without(_field))
+
+
+# --- breaking exactly one requirement, judged by every scenario (issue 15) ----------------
+# A full run against each of these must name its requirement and nothing else: a finding is
+# charged to the requirement it breaks, not to the tags of the scenario that met it.
+
+ONE_HOUR_EAST = timezone(timedelta(hours=1))
+
+
+def in_plus_one_hour(value: Any) -> Any:
+    """The same instant written in local time +01:00 (a server that forgot to convert)."""
+    if not isinstance(value, str) or not value.endswith("Z"):
+        return value
+    stamp = datetime.fromisoformat(value[:-1] + "+00:00").astimezone(ONE_HOUR_EAST)
+    return stamp.isoformat(timespec="microseconds")
+
+
+def account_timestamps(change: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def edit(body: Any) -> Any:
+        if isinstance(body, dict) and isinstance(body.get("results"), list):
+            return {**body, "results": [edit(item) for item in body["results"]]}
+        if isinstance(body, dict):
+            return {k: change(v) if k in ("created_at", "updated_at") else v
+                    for k, v in body.items()}
+        return body
+
+    return edit
+
+
+def numeric_ids(body: Any, ids: dict[str, int]) -> Any:
+    """Ids and organization ids as JSON numbers, as an auto-increment key serialised raw."""
+    def number(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return ids.setdefault(value, len(ids) + 1)
+
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        return {**body, "results": [numeric_ids(item, ids) for item in body["results"]]}
+    if isinstance(body, dict) and "organization_id" in body:
+        return {**body, "id": number(body.get("id")),
+                "organization_id": number(body["organization_id"])}
+    return body
+
+
+_NUMBERS: dict[str, int] = {}
+EXCLUSIVE: dict[str, frozenset[str]] = {}  # mutant -> the only ids a full run may name
+
+
+def exclusive(name: str, requirement: str, breaks: str, blames: tuple[str, ...],
+              **parts: Any) -> None:
+    mutant(name, requirement, MUST, breaks, **parts)
+    EXCLUSIVE[name] = frozenset(blames)
+
+
+exclusive(
+    "timestamps_plus_one_hour", "ACC-6",
+    "account timestamps in local time, +01:00 (the right instants)", ("ACC-6",),
+    **middleware(rewrite_json(account_responses, account_timestamps(in_plus_one_hour))),
+)
+exclusive(
+    "numeric_ids", "ACC-6", "ids and organization ids are JSON numbers",
+    ("ACC-6", "USER-1"),
+    **middleware(rewrite_json(lambda r, resp: r.path in ("/accounts", "/users")
+                              and resp.status < 300,
+                              lambda body: numeric_ids(body, _NUMBERS))),
+)
+
+
+# --- mass assignment in another notation (ACC-4) -------------------------------------------
+
+
+def honours_created_at() -> dict[str, Any]:
+    """Takes the client's created_at, and writes it back as +00:00 rather than as it came."""
+    chosen: dict[str, str] = {}  # account id -> the created_at honoured
+
+    @web.middleware
+    async def mw(request: web.Request, handler: Any) -> web.StreamResponse:
+        wanted = None
+        if on("POST", "/accounts")(request):
+            try:
+                sent = json.loads(await request.read())
+            except (ValueError, RecursionError):
+                sent = None
+            if isinstance(sent, dict) and isinstance(sent.get("created_at"), str):
+                wanted = sent.pop("created_at")
+                request._read_bytes = json.dumps(sent).encode()  # the body the handler reads
+        response = await handler(request)
+        body = json_body(response)
+        if not isinstance(response, web.Response) or body is None or response.status >= 300:
+            return response
+        if wanted is not None and isinstance(body, dict) and "id" in body:
+            stamp = datetime.fromisoformat(wanted.replace("Z", "+00:00")).astimezone(UTC)
+            chosen[body["id"]] = stamp.isoformat()  # 2001-01-01T00:00:00+00:00
+
+        def edit(item: Any) -> Any:
+            if isinstance(item, dict) and item.get("id") in chosen:
+                return {**item, "created_at": chosen[item["id"]]}
+            return item
+
+        if request.path == "/accounts":
+            if isinstance(body, dict) and isinstance(body.get("results"), list):
+                return rebuilt(response, {**body, "results": [edit(i) for i in body["results"]]})
+            return rebuilt(response, edit(body))
+        return response
+
+    return middleware(mw)
+
+
+mutant(
+    "created_at_honoured_other_notation", "ACC-4", MUST,
+    "a client's created_at is kept, written back as +00:00 instead of Z",
+    **honours_created_at(),
+)
+
+
+# --- HS256 key confusion where the JWK Set does not help (AUTH-15) -------------------------
+
+
+def decoy_jwks(body: Any) -> Any:
+    """Every published key replaced by a decoy under the same kid."""
+    decoy = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(decoy_key().public_key()))
+    return {"keys": [{**key, "n": decoy["n"], "e": decoy["e"]} for key in body.get("keys", [])]}
+
+
+@functools.cache
+def decoy_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+JWKS_PATH = "/.well-known/jwks.json"
+
+mutant(
+    "hs256_no_jwks", "AUTH-15", MUST,
+    "no JWK Set, and HS256 keyed with the public key passes",
+    tokens=AcceptsHS256PublicKey,
+    **middleware(rewrite_response(lambda r, _: r.path == JWKS_PATH,
+                                  as_status(404, "NotFound"))),
+)
+mutant(
+    "hs256_decoy_jwks", "AUTH-15", MUST,
+    "a decoy key under the real kid, and HS256 keyed with the real public key passes",
+    tokens=AcceptsHS256PublicKey,
+    **middleware(rewrite_json(lambda r, resp: r.path == JWKS_PATH and resp.status == 200,
+                              decoy_jwks)),
+)
+
+
+# --- throttling only the users that exist (AUTH-7) -----------------------------------------
+
+
+@web.middleware
+async def throttles_known_users_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Failed logins of an email that exists are throttled; of one that does not, never.
+
+    Not correct by the profile: AUTH-7 asks that repeated failed logins be throttled, whoever
+    they name, and a throttle that only ever answers 429 for real emails tells them apart from
+    unknown ones (CWE-204, the enumeration AUTH-5's SHOULD forbids).
+    """
+    response = await handler(request)
+    if not (on("POST", "/authentication/login")(request) and response.status == 429):
+        return response
+    try:
+        sent = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        return response
+    from reference_server.state import STORE
+
+    if isinstance(sent, dict) and await request.app[STORE].find_login_user(
+            str(sent.get("organization_slug", "")), str(sent.get("email", ""))) is None:
+        return web.json_response({"error": "Unauthorized", "message": "Invalid credentials"},
+                                 status=401)
+    return response
+
+
+mutant(
+    "throttle_known_users_only", "AUTH-7", SHOULD,
+    "only emails that exist are throttled", **middleware(throttles_known_users_only),
+)
+
+
+# --- ERR-1's bodies, status by status -----------------------------------------------------
+
+
+def text_error(status: int) -> Any:
+    return rewrite_response(
+        status_is(status),
+        lambda _r, resp: web.Response(status=resp.status, text=f"{resp.status}: {resp.reason}",
+                                      headers={k: v for k, v in resp.headers.items()
+                                               if k.lower() == "retry-after"}))
+
+
+@web.middleware
+async def unknown_paths_crash(request: web.Request, handler: Any) -> web.StreamResponse:
+    """An unhandled error on an unknown path: a 500 with a plain-text traceback."""
+    response = await handler(request)
+    if response.status == 404 and request.path not in ("/accounts", "/users"):
+        return web.Response(status=500, text="Traceback (most recent call last): KeyError")
+    return response
+
+
+for _status, _what in ((405, "a method not allowed"), (413, "a body too large"),
+                       (429, "a throttled login")):
+    mutant(f"error_{_status}_is_text", "ERR-1", SHOULD,
+           f"{_what} answers {_status} in plain text", **middleware(text_error(_status)))
+# A 415 answers a body that is not JSON, where ERR-2 (a MUST) already asks for a JSON error: the
+# SHOULD part left to break is the name.
+mutant("error_415_misnamed", "ERR-1", SHOULD,
+       'an unsupported media type answers 415 "HTTPException"',
+       **middleware(rewrite_json(status_is(415), lambda body: {**body,
+                                                               "error": "HTTPException"})))
+mutant("error_500_is_text", "ERR-1", SHOULD, "a crash answers a plain-text 500",
+       **middleware(unknown_paths_crash))

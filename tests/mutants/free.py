@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import secrets
 import time
 import uuid
+import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from typing import Any
@@ -368,6 +371,75 @@ def is_error(request: web.Request, response: web.Response) -> bool:
     return response.status >= 400
 
 
+def unsupported_as_validation(request: web.Request, response: web.Response) -> web.Response:
+    """FastAPI's choice: a body of another media type is a 422 naming the body, not a 415."""
+    return rebuilt(response, {"error": "ValidationError",
+                              "message": "Input should be a valid dictionary",
+                              "details": {"body": ["Input should be a valid dictionary"]}}, 422)
+
+
+def without_body_limit(settings: Settings) -> Settings:
+    """No size limit worth the name: an 8 MiB body is read and judged by its fields."""
+    return dataclasses.replace(settings, max_body_bytes=64 * 1024 * 1024)
+
+
+# --- login throttles that count differently ---------------------------------------------------
+
+LOGIN = "/authentication/login"
+THROTTLE_WINDOW = 15 * 60.0
+
+
+def failure_window(limit: int, key_of: Callable[[web.Request, Any], Any]) -> Middleware:
+    """express-rate-limit's way with `skipSuccessfulRequests`: failed logins (401s) of a key are
+    counted in a 15-minute window, a success resets nothing, and once `limit` are counted every
+    login of that key is refused with 429 until the oldest ages out, the right password too.
+    One table per app, so that each server made of this variant starts afresh."""
+    tables: weakref.WeakKeyDictionary[web.Application, dict[Any, deque[float]]] = (
+        weakref.WeakKeyDictionary())
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not on("POST", LOGIN)(request):
+            return await handler(request)
+        try:
+            sent = json.loads(await request.read())
+        except (ValueError, RecursionError):
+            sent = None
+        key = key_of(request, sent)
+        if key is None:
+            return await handler(request)
+        failures = tables.setdefault(request.app, {}).setdefault(key, deque())
+        now = time.monotonic()
+        while failures and failures[0] <= now - THROTTLE_WINDOW:
+            failures.popleft()
+        if len(failures) >= limit:
+            wait = max(1, math.ceil(failures[0] + THROTTLE_WINDOW - now))
+            return web.json_response(
+                {"error": "TooManyRequests", "message": "Too many failed logins"}, status=429,
+                headers={hdrs.RETRY_AFTER: str(wait)})
+        response = await handler(request)
+        if response.status == 401:
+            failures.append(now)
+        return response
+
+    return middleware
+
+
+def per_account(_request: web.Request, sent: Any) -> Any:
+    if not isinstance(sent, dict):
+        return None
+    return (str(sent.get("organization_slug", "")).lower(), str(sent.get("email", "")).lower())
+
+
+def per_address(request: web.Request, _sent: Any) -> Any:
+    return request.remote
+
+
+#: Failed logins a throttle counting per client address allows in its window: above what one run
+#: spends before its throttling probe (README: six), below what the probe tries (30).
+ADDRESS_LIMIT = 10
+
+
 # --- the family ------------------------------------------------------------------------------
 
 
@@ -391,6 +463,7 @@ CREATED_200 = rewrite_response(
 BAD_JSON_422 = rewrite_response(lambda r, resp: resp.status == 400, validation_for_bad_json)
 RETRY_DATE = rewrite_response(lambda r, resp: resp.status == 429, retry_at_date)
 PROBLEM_JSON = rewrite_response(is_error, problem_json)
+UNSUPPORTED_422 = rewrite_response(lambda r, resp: resp.status == 415, unsupported_as_validation)
 
 # The seven choices the issue names run every scenario. The others run the scenarios of the
 # areas their choice changes (`reach`), and all_at_once makes them all and runs everything.
@@ -420,6 +493,20 @@ CORRECT_VARIANTS = [
             reach=("ACC", "ERR")),
     variant("quantity_clamped", "quantity above 100 is served as 100", CLAMP,
             warnings=("LIST-5",), reach=("LIST",)),
+    # Issue 15: ERR-1 judges the error a target sends and never asks for a status.
+    variant("error_415_as_422", "a body of another media type is a 422 ValidationError",
+            UNSUPPORTED_422, reach=("ERR",)),
+    variant("no_body_limit", "no body size limit: an 8 MiB body is judged by its fields",
+            reach=("ERR",), settings=without_body_limit),
+    # Issue 15: throttles that a run must survive whole (tests/test_throttling_runs.py runs
+    # them twice in a row).
+    variant("throttle_no_reset_on_success", "3 failed logins per account in 15 minutes, "
+            "then 429 for every login of it; a success resets nothing",
+            failure_window(3, per_account), reach=("AUTH",)),
+    variant("throttle_per_address", f"{ADDRESS_LIMIT} failed logins per client address in 15 "
+            "minutes, then 429 for every login from it", failure_window(ADDRESS_LIMIT,
+                                                                    per_address),
+            reach=("AUTH",)),
 ]
 
 
@@ -444,7 +531,8 @@ def both(*changes: Callable[[Any], Any]) -> Callable[[Any], Any]:
 CORRECT_VARIANTS.append(variant(
     "all_at_once", "every compatible choice at once, and six more (see free.py)",
     RETRY_DATE, PROBLEM_JSON, rewrite_json(is_error, german),
-    rewrite_json(lambda r, resp: True, extra_fields), BAD_JSON_422, CREATED_200, CLAMP,
+    rewrite_json(lambda r, resp: True, extra_fields), BAD_JSON_422, UNSUPPORTED_422, CREATED_200,
+    CLAMP,
     decimal_ids(), sql_ordering(both(second_precision, zero_offset), fold_names=True),
     ignore_unknown_fields,
     tokens=EveryTokenChoice, warnings=("ACC-2", "ACC-6", "LIST-5"), settings=clock_ahead(30),

@@ -57,12 +57,28 @@ class Judged:
         return [r for r in self.labelled("must failed") if r["scenario"] in self.baseline_passes]
 
     @property
+    def blamed(self) -> set[str]:
+        """Every id the run named, at either level."""
+        return {i for r in self.rows if r["outcome"] in ("must failed", "should warned")
+                for i in r["blamed"]}
+
+    @property
+    def misblamed(self) -> list[dict[str, Any]]:
+        """For a mutant that names its ids: the rows that name another, or judge nothing."""
+        allowed = self.variant.blames
+        return [r for r in self.rows if r["outcome"] == "inconclusive"
+                or (r["outcome"] in ("must failed", "should warned")
+                    and not set(r["blamed"]) <= allowed)]
+
+    @property
     def verdict(self) -> str:
         if not self.rows:
             return "ERROR: no scenario ran"
         if self.variant.kind == MUTANT:
             if self.variant.level != MUST and self.too_strict:
                 return "TOO STRICT: a SHOULD-only fault failed MUST scenarios"
+            if self.variant.blames and self.misblamed:
+                return "MISBLAMED: the run named other requirements, or judged none"
             if self.caught_by:
                 return "caught"
             return "INCONCLUSIVE" if self.labelled("inconclusive") else "MISSED"
@@ -229,6 +245,8 @@ def problems(results: Results, kind: str | None = None) -> list[str]:
         what = f"{v.name} ({v.requirement} {v.level}: {v.breaks})" if v.kind == MUTANT else (
             f"{v.name} ({v.why or 'baseline'}): {j.summary()}")
         found.append(f"{what} -> {j.verdict}")
-        for row in (j.unexpected if v.kind != MUTANT else j.too_strict)[:5]:
+        shown = (j.unexpected if v.kind != MUTANT
+                 else j.misblamed if v.blames else j.too_strict)
+        for row in shown[:5]:
             found.append(f"    {row['outcome']}: {scenario_name(row)}: {row['reason'][:160]}")
     return found
