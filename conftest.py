@@ -19,5 +19,10 @@ pytest_plugins = [
     "dpaas_conformance.accounts",
     "dpaas_conformance.users",
     "dpaas_conformance.errors",
+    "dpaas_conformance.account_by_id",
+    "dpaas_conformance.account_updates",
+    "dpaas_conformance.account_deletion",
+    "dpaas_conformance.default_account",
+    "dpaas_conformance.users_by_account",
     "tests.mutants.background",  # starts the mutation harness beside the other tests
 ]

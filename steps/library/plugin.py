@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dpaas_conformance.library import expectations, replay
+from dpaas_conformance.library import classes, expectations, replay, turns
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.embedded import ManualClock, ServedApp, Variant, load_variants
+from dpaas_conformance.library.membership import check_membership
 from dpaas_conformance.library.outcomes import (
     EXPECTED,
     FAILED,
@@ -188,7 +189,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         base_url = config.getoption("base_url")
         if base_url:
             check_target(base_url.rstrip("/"), loaded)
+            check_membership(base_url.rstrip("/"), loaded)  # v2 classes: call site
         config.stash[CONFIG_KEY] = loaded
+        # v2 classes: call site: what the target claims, and what the features hold
+        plugin.verdict.claimed = loaded.classes
+        plugin.verdict.known_classes = frozenset(
+            classes.scenario_class(t for t in tags if REQUIREMENT_TAG.match(t))
+            for tags in feature_scenarios(config).values())
     except (ConfigError, PreflightError) as exc:
         plugin.stop(str(exc))
 
@@ -213,6 +220,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"DPaaS config: {source}",
         f"DPaaS principals: {', '.join(present)}"
         + (f" (missing: {', '.join(missing)}; their scenarios are not run)" if missing else ""),
+        f"DPaaS classes claimed: {', '.join(classes.in_order(loaded.classes))}"
+        + (" (the others' scenarios are not run)" if loaded.classes != set(classes.CLASSES)
+           else ""),  # v2 classes: call site
         f"DPaaS strict mode: {'on' if config.getoption('dpaas_strict') else 'off'}",
         f"DPaaS keyed checks: {keyed}",
     ] + ([f"DPaaS expected failures: {len(expected.entries)} entries in {expected.source}"]
@@ -227,6 +237,7 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
         pytest.mark.level(tag)(function)
         # Every scenario uses the target, so --dpaas-variants can parametrize it.
         pytest.mark.usefixtures("target")(function)
+        pytest.mark.usefixtures("dpaas_scenario")(function)  # v2 classes: call site
         return True
     if REQUIREMENT_TAG.match(tag):
         pytest.mark.requirement(tag)(function)
@@ -238,6 +249,14 @@ def scenario_marks(item: pytest.Item | Any) -> tuple[str | None, list[str]]:
     level = next((m.args[0] for m in item.iter_markers("level")), None)
     ids = sorted({m.args[0] for m in item.iter_markers("requirement")})
     return level, ids
+
+
+def scenario_class(item: pytest.Item | Any) -> str:
+    """The scenario's conformance class, from its ids (v2 classes: call site)."""
+    try:
+        return classes.scenario_class(scenario_marks(item)[1])
+    except ValueError as exc:
+        raise pytest.UsageError(f"{getattr(item, 'nodeid', item)}: {exc}") from exc
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -264,6 +283,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if level is not None:
             item.user_properties.append(("dpaas_level", level))
             item.user_properties.append(("dpaas_requirements", " ".join(ids)))
+            item.user_properties.append(("dpaas_class", scenario_class(item)))  # v2 classes
             if variant:
                 item.user_properties.append(("dpaas_variant", variant))
         own_test = level is None and item.path.is_relative_to(tests_dir)
@@ -347,6 +367,22 @@ def target(
 
 
 @pytest.fixture
+def dpaas_scenario(
+    request: pytest.FixtureRequest, target: Target, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """What every scenario needs before its first step (v2 classes: call site): its class
+    claimed by the target, else not run; and its turn, exclusive for the scenarios that delete
+    accounts or change the default account, when xdist workers share one target."""
+    cls = scenario_class(request.node)
+    if cls not in target.config.classes:
+        pytest.skip(classes.not_run_reason(cls, target.config.source))
+    shared = target.clock is None and hasattr(request.config, "workerinput")
+    lock = tmp_path_factory.getbasetemp().parent / turns.LOCK_NAME if shared else None
+    with turns.turn(lock, exclusive=turns.alone(scenario_marks(request.node)[1])):
+        yield
+
+
+@pytest.fixture
 def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
     client = ApiClient(target.base_url, passwords=target.passwords)
     request.node.stash[API_KEY] = client
@@ -373,7 +409,8 @@ def pytest_runtest_makereport(
     if level is None:
         return report
     context = {"level": level, "requirements": ids, "variant": _variant_of(item),
-               "scenario": scenario_id(item), "name": scenario_name(item)}
+               "scenario": scenario_id(item), "name": scenario_name(item),
+               "class": scenario_class(item)}  # v2 classes: call site
     report.dpaas = context  # type: ignore[attr-defined]
     if report.when == "teardown":
         context["reason"] = str(call.excinfo.value) if call.excinfo else ""

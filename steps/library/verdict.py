@@ -25,6 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dpaas_conformance.library import classes
+from dpaas_conformance.library.classes import (  # v2 classes: call site
+    CONFORMANT,
+    NOT_CONFORMANT,
+    NOT_SELECTED,
+    VERDICT_INCONCLUSIVE,
+)
 from dpaas_conformance.library.expectations import (
     FAILED_AS_EXPECTED,
     NOT_CHECKED,
@@ -42,9 +49,6 @@ from dpaas_conformance.library.outcomes import (
 )
 from dpaas_conformance.library.requirements import AREAS, MUST, SHOULD
 
-CONFORMANT = "CONFORMANT"
-NOT_CONFORMANT = "NOT CONFORMANT"
-VERDICT_INCONCLUSIVE = "INCONCLUSIVE"
 EXIT_STATUS = {CONFORMANT: 0, NOT_CONFORMANT: 1, VERDICT_INCONCLUSIVE: 4}
 SHOWN_REASONS = 10
 
@@ -65,6 +69,7 @@ class Row:
     name: str | None = None  # the scenario's name in its feature file
     expected: str = ""  # why the expectations file says it fails, for an expected failure
     replay: dict[str, Any] | None = None  # the curl commands of a scenario that did not pass
+    cls: str = classes.CORE  # the scenario's conformance class (v2 classes: call site)
 
     @property
     def label(self) -> str:
@@ -88,6 +93,10 @@ class Verdict:
     interrupted: bool = False
     preflight: str | None = None
     expectations: Expectations | None = None
+    # v2 classes: call site. What the target claims, and the classes the feature files have
+    # scenarios of (a claimed one with none selected in this run is "not selected").
+    claimed: frozenset[str] = classes.DEFAULT_CLAIM
+    known_classes: frozenset[str] = frozenset()
 
     # --- collecting ----------------------------------------------------------------------
 
@@ -102,7 +111,7 @@ class Verdict:
             row = self.rows[report.nodeid] = Row(
                 report.nodeid, judgement["level"], judgement["requirements"],
                 variant=judgement.get("variant"), scenario=judgement.get("scenario", ""),
-                name=judgement.get("name"),
+                name=judgement.get("name"), cls=judgement.get("class", classes.CORE),
             )
         if report.when == "teardown":
             if report.failed and row.outcome == PASSED:
@@ -126,14 +135,49 @@ class Verdict:
 
     @property
     def verdict(self) -> str:
-        rows = self.rows.values()
-        if any(self.breaks(r) for r in rows):
-            return NOT_CONFORMANT
-        if self.preflight or self.interrupted or any(r.outcome == INCONCLUSIVE for r in rows):
+        """The run's verdict from the claimed classes' (PROFILE, "Conformance classes")."""
+        if self.preflight:
             return VERDICT_INCONCLUSIVE
-        if any(r.outcome in (PASSED, WARNED, EXPECTED) for r in rows):
-            return CONFORMANT
-        return VERDICT_INCONCLUSIVE  # nothing was judged: every scenario was not run
+        return classes.overall(self.class_verdicts().values())  # v2 classes: call site
+
+    # --- v2 classes: call sites ----------------------------------------------------------
+
+    def counted_in(self, row: Row) -> set[str]:
+        """The claimed classes a row counts in (see `classes.judged_classes`)."""
+        return {c if c in self.claimed else row.cls for c in classes.judged_classes(row)}
+
+    def class_rows(self, cls: str) -> list[Row]:
+        return [r for r in self.rows.values() if cls in self.counted_in(r)]
+
+    def class_verdicts(self) -> dict[str, str]:
+        unjudged = bool(self.preflight or self.interrupted)
+        verdicts = {}
+        for cls in classes.in_order(self.claimed):
+            rows = self.class_rows(cls)
+            if not rows and cls in self.known_classes:
+                verdicts[cls] = NOT_SELECTED
+            else:
+                verdicts[cls] = classes.class_verdict(rows, self.breaks, unjudged)
+        return verdicts
+
+    def class_lines(self) -> list[str]:
+        lines = []
+        for cls, verdict in self.class_verdicts().items():
+            rows = self.class_rows(cls)
+            why = ""
+            if verdict == VERDICT_INCONCLUSIVE and not any(r.outcome != NOT_RUN for r in rows):
+                why = (f" (none of its {len(rows)} scenarios could run: see their reasons with "
+                       "-rs)" if rows else " (the suite has no scenario of this class yet)")
+            elif verdict == NOT_SELECTED:
+                why = " in this run"
+            lines.append(f"class {cls}: {verdict}{why}")
+        unclaimed = sorted({r.cls for r in self.rows.values()} - self.claimed,
+                           key=classes.CLASSES.index)
+        for cls in unclaimed:
+            count = sum(r.cls == cls for r in self.rows.values())
+            lines.append(f"class {cls}: not claimed (its {count} scenario"
+                         f"{'s' if count > 1 else ''} not run)")
+        return lines
 
     @property
     def exit_status(self) -> int:
@@ -192,6 +236,9 @@ class Verdict:
             total[row.label] += 1
         table = {area: {c: per_area[area][c] for c in columns}
                  for area in [*AREAS.values(), "other"] if area in per_area}
+        for cls in classes.in_order(self.claimed):  # v2 classes: call site, a row per class
+            per_class = Counter(r.label for r in self.class_rows(cls))
+            table[f"class {cls}"] = {c: per_class[c] for c in columns}
         table["all scenarios"] = {c: total[c] for c in columns}
         return table
 
@@ -218,8 +265,11 @@ class Verdict:
             why = (f"{len(inconclusive)} scenario{'s' if len(inconclusive) > 1 else ''} could "
                    "not be judged" if inconclusive
                    else "the run was interrupted" if self.interrupted
-                   else "no scenario ran")
+                   else "no scenario ran" if not any(r.outcome != NOT_RUN
+                                                     for r in self.rows.values())
+                   else "a claimed class could not be judged")
             lines.append(f"INCONCLUSIVE: {why}; no requirement is blamed on the target")
+        lines += self.class_lines()  # v2 classes: call site
         warned = self.ids(f"{SHOULD} {WARNED}")
         if warned:
             lines.append(f"SHOULD warnings (fail with --dpaas-strict): {', '.join(warned)}")
@@ -282,13 +332,16 @@ class Verdict:
             "preflight": self.preflight,
             **context,
             "table": self.counts(),
+            "classes": {"claimed": classes.in_order(self.claimed),
+                        "verdicts": self.class_verdicts()},
             "expectations": None if self.expectations is None else {
                 "file": self.expectations.source,
                 "entries": [{"kind": e.kind, "name": e.name, "reason": e.reason, "status": s}
                             for e, s in self.entry_status().items()],
             },
             "scenarios": [
-                {**asdict(r), "outcome": r.label, "result": r.outcome}
+                {**{k: v for k, v in asdict(r).items() if k != "cls"}, "class": r.cls,
+                 "outcome": r.label, "result": r.outcome}
                 for r in self.rows.values()
             ],
         }
