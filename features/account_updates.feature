@@ -142,7 +142,7 @@ Feature: Updating an account
       | a lone surrogate escape in the name         |
       | a lone surrogate escape in a metadata key   |
       | a name of 10,000 characters                 |
-      | metadata nested 990 levels deep             |
+      | metadata nested 950 levels deep             |
 
   @must @ERR-4 @ERR-5 @ACC-11
   Scenario Outline: Whatever a PATCH accepts still reads back as valid JSON: <payload>
@@ -159,4 +159,4 @@ Feature: Updating an account
       | a lone surrogate escape in the name         |
       | a lone surrogate escape in a metadata key   |
       | a name of 10,000 characters                 |
-      | metadata nested 990 levels deep             |
+      | metadata nested 950 levels deep             |

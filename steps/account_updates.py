@@ -42,7 +42,7 @@ from pytest_bdd import given, parsers, then, when
 PLACEHOLDER = "NEW"
 #: hostile update bodies beyond the create ones (errors.py): deep, but valid, JSON
 HOSTILE_UPDATES = {**HOSTILE_ACCOUNTS,
-                   "metadata nested 990 levels deep": lambda name: nested(name, 990)}
+                   "metadata nested 950 levels deep": lambda name: nested(name, 950)}
 
 
 @given(parsers.parse("they have created 1 account with the metadata {meta}"),

@@ -3,12 +3,15 @@
 `variants()` is what `pytest --dpaas-variants=tests.mutants:variants` serves, one embedded app per
 variant, each checked with the scenarios it selects:
 - the reference server itself (the baseline): every scenario;
-- each broken variant (catalog.py): the scenarios at its level that cite the requirement it
-  breaks, and for a SHOULD fault every MUST scenario of its area, so that a MUST failure it causes
-  shows up as "too strict";
-- each differently-correct variant (free.py): every scenario, or for a choice whose `reach` is
-  given, the scenarios of the areas it changes (all_at_once makes that choice too, and runs
-  every scenario).
+- each broken variant (catalog.py, and accounts_v2.py and users_v2.py for profile v2): the
+  scenarios at its level that cite the requirement it breaks, and for a SHOULD fault the MUST
+  scenarios that could show it too strict: those citing the ids it `watch`es, else every MUST
+  scenario of its area and conformance class;
+- each differently-correct variant (free.py, and free_v2.py for profile v2): the scenarios of
+  its conformance `classes` (CORE unless it says otherwise), and of those only the ones of the
+  areas it changes (`reach`) or citing the ids its choice touches (`ids`), where given
+  (all_at_once and all_at_once_v2 make their choices together and run all of their classes).
+  A scenario of an id in `not_run` may be not run on it: its choice makes the check not apply.
 Every variant hashes passwords with weak argon2 settings (a test-only switch the server refuses
 without `allow_weak_password_hashing`), since the harness logs in thousands of times, starts with
 one RSA key generated for the whole run, and (when it runs the scenarios that need more than 100
@@ -71,6 +74,13 @@ class HarnessVariant:
     why: str = ""  # a correct variant's choice, in words
     reach: tuple[str, ...] = ()  # a correct variant judged only by these areas' scenarios
     settings: Callable[[Settings], Settings] = field(default=lambda s: s)
+    # profile v2: the classes whose scenarios judge a correct variant, the ids narrowing them,
+    # the ids a SHOULD mutant's MUST scenarios are watched by, and the ids a correct variant's
+    # choice may leave not run
+    classes: frozenset[str] = frozenset({"CORE"})
+    ids: frozenset[str] = frozenset()
+    watch: frozenset[str] = frozenset()
+    not_run: frozenset[str] = frozenset()
 
     @property
     def area(self) -> str:
@@ -86,13 +96,28 @@ class HarnessVariant:
 
     def selects(self, level: str, requirements: Sequence[str]) -> bool:
         """Only the scenarios that can judge the variant: for a mutant, the scenarios at its
-        level that cite its requirement (they catch it), and for a SHOULD mutant also every MUST
-        scenario of its area (a MUST failure there would make the suite too strict)."""
-        if self.kind != MUTANT:
+        level that cite its requirement (they catch it), and for a SHOULD mutant also the MUST
+        scenarios it watches, by default those of its area and class (a MUST failure there
+        would make the suite too strict); for a correct variant, those of its classes, areas
+        and ids."""
+        from dpaas_conformance.library.classes import classes_of, scenario_class
+
+        cls = scenario_class(requirements)
+        if self.kind == BASELINE:
+            return True
+        if self.kind == CORRECT:
+            if cls not in self.classes:
+                return False
+            if self.ids:
+                return any(r in self.ids for r in requirements)
             return not self.reach or any(r.split("-")[0] in self.reach for r in requirements)
         if level == self.level and self.requirement in requirements:
             return True
-        return self.level == SHOULD and level == MUST and any(
+        if self.level != SHOULD or level != MUST:
+            return False
+        if self.watch:
+            return any(r in self.watch for r in requirements)
+        return cls in classes_of(self.requirement) and any(
             r.split("-")[0] == self.area for r in requirements)
 
 
@@ -133,12 +158,18 @@ def scenario_tags() -> list[tuple[str, list[str]]]:
 
 
 def variants() -> dict[str, HarnessVariant]:
+    from tests.mutants.accounts_v2 import MUTANTS_V2 as ACCOUNT_MUTANTS
     from tests.mutants.catalog import MUTANTS
     from tests.mutants.free import CORRECT_VARIANTS
+    from tests.mutants.free_v2 import CORRECT_VARIANTS_V2
+    from tests.mutants.users_v2 import MUTANTS_V2 as USER_MUTANTS
 
     found: dict[str, HarnessVariant] = {"reference": HarnessVariant("reference", BASELINE)}
     for m in MUTANTS.values():
         found[m.name] = HarnessVariant(m.name, MUTANT, m.components, m.requirement, m.level,
                                        m.breaks)
+    for v in [*ACCOUNT_MUTANTS, *USER_MUTANTS]:
+        found[v.name] = v
     found.update({v.name: v for v in CORRECT_VARIANTS})
+    found.update({v.name: v for v in CORRECT_VARIANTS_V2})
     return found
