@@ -355,7 +355,7 @@ def test_each_write_is_one_journal_record_and_survives_a_restart(tmp_path: Path)
             account = await store.get_account(ids["org"], ids["id"])
             assert account is not None and account["name"] == "Renamed" and account["is_default"]
             assert await store.get_account(ids["org"], ids["doomed"]) is None
-            everything = await store.list_accounts(ids["org"], _params(), include_deleted=True)
+            everything = await store.list_accounts_with_deleted(ids["org"], _params())
             assert ids["doomed"] in {a["id"] for a in everything.results}
         finally:
             await store.close()

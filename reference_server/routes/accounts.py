@@ -64,8 +64,11 @@ async def list_accounts(request: web.Request) -> web.Response:
     # the refusal free: this server filters rather than answering 403).
     deleted = include_deleted(request) and allowed(
         request, identity, ACTION_LIST_DELETED_ACCOUNTS, accounts_resource)
-    page = await request.app[STORE].list_accounts(identity.organization_id, params,
-                                                  include_deleted=deleted)
+    store = request.app[STORE]
+    if deleted:
+        page = await store.list_accounts_with_deleted(identity.organization_id, params)
+    else:
+        page = await store.list_accounts(identity.organization_id, params)
     return list_response(page.total, params.page, page.results)
 
 

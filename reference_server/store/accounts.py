@@ -119,13 +119,19 @@ class AccountQueries(StoreCore):
 
     # ----------------------------------------------------------------- lists
 
-    async def list_accounts(
-        self, organization_id: str, params: ListParams, include_deleted: bool = False
-    ) -> Page:
-        """One page of the organization's accounts (live ones only, unless `include_deleted`)."""
-        listing = self._accounts.with_deleted if include_deleted else self._accounts.listing
+    async def list_accounts(self, organization_id: str, params: ListParams) -> Page:
+        """One page of the organization's live accounts."""
         return await self._run(
-            self._list_sync, TABLE, listing, organization_id, params, self.account_fields,
+            self._list_sync, TABLE, self._accounts.listing, organization_id, params,
+            self.account_fields,
+        )
+
+    async def list_accounts_with_deleted(self, organization_id: str, params: ListParams
+                                         ) -> Page:
+        """One page of the organization's accounts, deleted ones included."""
+        return await self._run(
+            self._list_sync, TABLE, self._accounts.with_deleted, organization_id, params,
+            self.account_fields,
         )
 
     # ----------------------------------------------------------------- writes

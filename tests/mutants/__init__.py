@@ -3,8 +3,9 @@
 `variants()` is what `pytest --dpaas-variants=tests.mutants:variants` serves, one embedded app per
 variant, each checked with the scenarios it selects:
 - the reference server itself (the baseline): every scenario;
-- each broken variant (catalog.py, and accounts_v2.py and users_v2.py for profile v2): the
-  scenarios at its level that cite the requirement it breaks, and for a SHOULD fault the MUST
+- each broken variant (catalog.py, and accounts_v2.py and users_v2.py for profile v2): of the
+  scenarios of its `classes` (CORE for v1's), those at its level that cite the requirement it
+  breaks, and for a SHOULD fault the MUST
   scenarios that could show it too strict: those citing the ids it `watch`es, else every MUST
   scenario of its area and conformance class;
 - each differently-correct variant (free.py, and free_v2.py for profile v2): the scenarios of
@@ -74,7 +75,8 @@ class HarnessVariant:
     why: str = ""  # a correct variant's choice, in words
     reach: tuple[str, ...] = ()  # a correct variant judged only by these areas' scenarios
     settings: Callable[[Settings], Settings] = field(default=lambda s: s)
-    # profile v2: the classes whose scenarios judge a correct variant, the ids narrowing them,
+    # profile v2: the classes whose scenarios judge a variant (v1's, CORE only), the ids narrowing
+    # a correct variant's,
     # the ids a SHOULD mutant's MUST scenarios are watched by, and the ids a correct variant's
     # choice may leave not run
     classes: frozenset[str] = frozenset({"CORE"})
@@ -111,6 +113,8 @@ class HarnessVariant:
             if self.ids:
                 return any(r in self.ids for r in requirements)
             return not self.reach or any(r.split("-")[0] in self.reach for r in requirements)
+        if cls not in self.classes:
+            return False
         if level == self.level and self.requirement in requirements:
             return True
         if self.level != SHOULD or level != MUST:
