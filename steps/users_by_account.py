@@ -89,9 +89,10 @@ def total_is_members(walk: Walk) -> None:
 @given("they have found an account of their organization that has members",
        target_fixture="found_account")
 def account_with_members(api: ApiClient, actors: Actors) -> Mapping[str, Any]:
-    """An account whose members its own organization sees: the one whose users must not leak."""
+    """An account whose members its own organization sees: the one whose users must not leak.
+    The oldest first: the accounts a suite run creates have no members, those set up do."""
     accounts = page_body(list_page(api, actors.they, "accounts",
-                                   {"quantity": MAX_PROBED}))["results"]
+                                   {"quantity": MAX_PROBED, "order_by": "created_at"}))["results"]
     for account in accounts:
         members = page_body(list_page(api, actors.they, "users",
                                       {"account_id": account.get("id"), "quantity": 1}))

@@ -268,3 +268,16 @@ def test_a_scenario_that_runs_alone_shuts_out_every_other(tmp_path: Path) -> Non
     assert turns.alone(["ACC-20", "ERR-6"]) and not turns.alone(["ACC-7"])
     with turns.turn(None, exclusive=True):
         pass  # no lock: nothing shared
+
+
+def test_the_example_config_names_the_demo_membership_fixture() -> None:
+    """examples/reference-demo.toml judges `--demo` in CORE, ACCOUNTS and USERS out of the box."""
+    from reference_server.demo import DEMO_ACCOUNT_IDS, DEMO_MEMBERS, DEMO_PRINCIPALS
+
+    loaded = load_config(Path(__file__).parents[1] / "examples" / "reference-demo.toml")
+    assert loaded.classes == {"CORE", "ACCOUNTS", "USERS"}
+    assert loaded.membership is not None
+    account = next(k for k, v in DEMO_ACCOUNT_IDS.items() if v == loaded.membership.account_id)
+    members = {DEMO_PRINCIPALS[n].email for n in DEMO_MEMBERS[account]}
+    assert set(loaded.membership.members) == members
+    assert not set(loaded.membership.non_members) & members
