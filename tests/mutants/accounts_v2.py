@@ -42,9 +42,10 @@ def register(into: list[HarnessVariant]) -> Callable[..., None]:
     """A `mutant(name, requirement, level, breaks, watch=..., **components)` adding to `into`."""
 
     def mutant(name: str, requirement: str, level: str, breaks: str, *,
-               watch: Sequence[str] = (), **parts: Any) -> None:
+               watch: Sequence[str] = (), classes: frozenset[str] = EVERY_CLASS,
+               **parts: Any) -> None:
         into.append(HarnessVariant(name, MUTANT, Components(**parts), requirement, level,
-                                   breaks, watch=frozenset(watch), classes=EVERY_CLASS))
+                                   breaks, watch=frozenset(watch), classes=classes))
 
     return mutant
 
@@ -439,7 +440,7 @@ def deep_update_breaks_reads() -> dict[str, Any]:
 
 mutant("deep_metadata_by_update_breaks_reads", "ERR-5", MUST,
        "an update with metadata nested 950 deep is stored, then every read of it is a 500",
-       **deep_update_breaks_reads())
+       classes=frozenset({"ACCOUNTS"}), **deep_update_breaks_reads())
 
 
 # --- the soft delete (ACC-14 to ACC-17) ------------------------------------------------------

@@ -323,7 +323,7 @@ CORRECT_VARIANTS_V2 = [
     variant("patch_merges_metadata", "PATCH merges metadata into the stored one",
             merge_metadata, ids=("ACC-11",)),
     variant("unique_account_names", "account names are unique: 409 for a taken one",
-            unique_names, ids=("ACC-10", "ACC-11", "ACC-12")),
+            unique_names, ids=("ACC-10", "ACC-20")),
     variant("limited_include_deleted_403", "include_deleted=true from a non-administrator "
             "is 403, not filtered", limited_include_deleted_403, ids=("ACC-16", "ACC-17")),
     variant("repeated_delete_204", "a repeated DELETE answers 204 again", repeated_delete_204,
