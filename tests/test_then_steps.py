@@ -145,6 +145,17 @@ CREATED = (Created("admin", account(1, name="m x")), Created("admin", account(2,
            Created("admin", account(3, name="a x")))
 
 
+@dataclass(frozen=True)
+class Later:
+    """An argument made when the case runs, not at import (a token issued "just now")."""
+
+    make: Callable[[], Any]
+
+
+def made(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.make() if isinstance(v, Later) else v for k, v in arguments.items()}
+
+
 @dataclass
 class Case:
     """Arguments under which the step must pass (`good`) and must fail (`bad`)."""
@@ -195,7 +206,8 @@ CASES: dict[Callable[..., Any], Case] = {
         {"response": resp(200, TOKENS)},
         {"response": resp(200, {**TOKENS, "access_token": "opaque-token"})},
         {"first": "sub", "second": "exp"}),
-    auth.lifetime: Case({"response": resp(200, TOKENS)},
+    auth.lifetime: Case({"response": Later(lambda: resp(200, {**TOKENS, "access_token": token(
+                            iat=int(time.time()), exp=int(time.time()) + 900)}))},
                         {"response": resp(200, {**TOKENS, "access_token": token(
                             iat=NOW - 600, exp=NOW + 300)})}),
     auth.one_winner: Case({"responses": [resp(200), error(401, "Unauthorized")]},
@@ -466,9 +478,9 @@ def test_a_then_step_accepts_a_right_answer_and_refuses_a_wrong_one(
     step: Callable[..., Any]
 ) -> None:
     case = CASES[step]
-    step(**case.shared, **case.good)
+    step(**made(case.shared), **made(case.good))
     with pytest.raises((AssertionError, pytest.fail.Exception)):
-        step(**case.shared, **case.bad)
+        step(**made(case.shared), **made(case.bad))
 
 
 def test_a_descending_walk_is_judged_on_first_sightings() -> None:

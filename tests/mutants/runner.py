@@ -169,7 +169,8 @@ def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
     # The run's own output is not read (the report is), so nothing is captured or logged.
     return [
         sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-s", "-p", "no:cacheprovider",
-        "-p", "no:logging", "-p", "no:junitxml", *[arg for p in plugins for arg in ("-p", p)],
+        "-p", "no:logging", "-p", "no:junitxml", "-p", "no:unraisableexception",
+        *[arg for p in plugins for arg in ("-p", p)],
         "-o", "addopts=", "--dpaas-variants=tests.mutants:variants",
         f"--dpaas-report={report}", "--basetemp", str(basetemp),
         *[f"--dpaas-variant={n}" for n in names],
