@@ -333,7 +333,7 @@ CASES: dict[Callable[..., Any], Case] = {
                           {"api": api({"GET /accounts": answers(200, page([account(1)]))}),
                            "actors": ACTORS}),
     by_id.leaks_nothing: Case(
-        {"response": error(404, "NotFound")},
+        {"response": resp(404, {"error": "NotFound", "message": "m", "request_id": "o2o2"})},
         {"response": resp(404, {"error": "NotFound", "message": "Secret Name is not yours"})},
         {"created": THEIRS, "name": "other"}),
     by_id.unchanged: Case({"api": reads("a7", THEIRS[0].account)},
@@ -481,6 +481,15 @@ def test_a_then_step_accepts_a_right_answer_and_refuses_a_wrong_one(
     step(**made(case.shared), **made(case.good))
     with pytest.raises((AssertionError, pytest.fail.Exception)):
         step(**made(case.shared), **made(case.bad))
+
+
+def test_a_short_foreign_organization_id_is_looked_for_as_a_value_not_inside_text() -> None:
+    """Decimal ids are short: "o2" inside a request id is no leak, "o2" as a value is."""
+    by_id.leaks_nothing(resp(404, {"error": "NotFound", "message": "m", "trace": "xo2x"}),
+                        THEIRS, "other")
+    with pytest.raises(AssertionError, match="organization_id"):
+        by_id.leaks_nothing(resp(404, {"error": "NotFound", "message": "m", "org": "o2"}),
+                            THEIRS, "other")
 
 
 def test_a_descending_walk_is_judged_on_first_sightings() -> None:
