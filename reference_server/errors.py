@@ -26,6 +26,7 @@ ERROR_NAMES: dict[int, str] = {
     413: "PayloadTooLarge",
     414: "URITooLong",
     415: "UnsupportedMediaType",
+    417: "ExpectationFailed",
     422: "ValidationError",
     429: "TooManyRequests",
     431: "RequestHeaderFieldsTooLarge",
@@ -41,6 +42,7 @@ DEFAULT_MESSAGES: dict[int, str] = {
     413: "Request body too large",
     414: "Request URL too long",
     415: "Unsupported media type",
+    417: "Expectation failed",
     431: "Request headers too large",
     500: "Internal server error",
     503: "Server busy, try again later",
@@ -90,6 +92,13 @@ class BadRequest(ApiError):
     status, error, message = 400, "BadRequest", "Request body must be a JSON object"
 
 
+class BodyUnreadable(BadRequest):
+    """A body that does not decode (its Content-Encoding) or breaks off: the rest is not read."""
+
+    message = "Request body could not be read"
+    close_connection = True
+
+
 class Unauthorized(ApiError):
     status, error, message = 401, "Unauthorized", "Invalid or expired token"
 
@@ -108,6 +117,11 @@ class Conflict(ApiError):
 
 class UnsupportedMediaType(ApiError):
     status, error, message = 415, "UnsupportedMediaType", "Content-Type must be application/json"
+
+
+class PayloadTooLarge(ApiError):
+    status, error, message = 413, "PayloadTooLarge", "Request body too large"
+    close_connection = True  # the body is not read
 
 
 class ValidationError(ApiError):

@@ -10,25 +10,45 @@ bound gets a JSON 503 (or 429 for its address) and is closed. Deadlines: a clien
 `header_timeout` to send its headers (aiohttp's keep-alive timer, which also closes idle
 connections) and `body_timeout` for its body (validation.py, and the lingering read below).
 
-`install` is the one place that relies on aiohttp internals (`Application._make_handler`);
-tests/test_server_protocol.py pins the behaviour, so an aiohttp upgrade that moves it fails loudly.
+Pipelined requests: aiohttp's parser reads every request of one network read at once, and when
+one of them is malformed it drops the good ones before it (their answers never come). So each
+connection's parser stops after every request (its message queue holds one), and the next is
+parsed only once the previous one is taken: a good request is answered, then the malformed one
+after it gets its own 400. What a client does wrong (a body that cannot be decoded, a
+disconnection mid-body) is logged as one debug line, never as a traceback; the access log has
+the request's line. The application's handler runs behind `framing.gate` (Transfer-Encoding,
+Content-Encoding, Expect).
+
+`install` and `ApiRequestHandler.__init__` are the places that rely on aiohttp internals
+(`Application._make_handler`, the protocol's `_parser` and message-queue bounds);
+tests/test_server_protocol.py and tests/test_server_refusals.py pin the behaviour, so an
+aiohttp upgrade that moves them fails loudly.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import ipaddress
 import logging
+import re
 import resource
 import time
 from collections import Counter
 from typing import Any
 
 from aiohttp import hdrs, web
-from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http import HttpRequestParser
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    BadHttpMethod,
+    ContentEncodingError,
+    LineTooLong,
+)
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
+from . import framing
 from .clients import parse_networks
 from .config import Settings
 from .errors import ERROR_NAMES, error_response
@@ -47,15 +67,42 @@ LINGERING_SECONDS = 2.0
 REPORT_EVERY = 10.0
 
 
+#: Exceptions a client causes (a body that cannot be decoded, a disconnection): no traceback.
+CLIENT_FAULTS = (RequestPayloadError, ConnectionError)
+
+#: A request line with a method token, a target and a version (RFC 9112 §3): an unknown method
+#: in such a line is a 405; anything else that fails to parse as a request line is a 400.
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP/[0-9]\.[0-9]")
+#: Where llhttp's error message quotes the line it failed on: `...:\n\n  b'LINE'\n   ^`.
+_QUOTED_LINE = re.compile(r"\n\n  (b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\")\n")
+
+
+def quoted_request_line(exc: BaseException) -> bytes | None:
+    """The request line the parser quotes in its error message, if it quotes one."""
+    match = _QUOTED_LINE.search(getattr(exc, "message", "") or "")
+    if match is None:
+        return None
+    try:
+        line = ast.literal_eval(match.group(1))
+    except (ValueError, SyntaxError):
+        return None
+    return line if isinstance(line, bytes) else None
+
+
 def refusal_status(exc: BaseException | None, status: int, max_url_bytes: int) -> int:
     """The ERR-1 status for an error aiohttp raised outside any route (it says 400 for all)."""
     if isinstance(exc, LineTooLong):
         # The parser checks the URL against max_line_size, each header against max_field_size.
         return 414 if exc.args[1:2] == (max_url_bytes,) else 431
     if isinstance(exc, BadHttpMethod):
-        return 400 if "HTTPS" in exc.message else 405
+        # llhttp knows a fixed list of methods and stops at the first byte that fits none, so
+        # `BREW /x HTTP/1.1` and `GARBAGE` fail alike: the quoted line tells them apart.
+        line = quoted_request_line(exc)
+        return 405 if line is not None and _REQUEST_LINE.fullmatch(line) else 400
     if isinstance(exc, BadHttpMessage) and "Too many headers" in exc.message:
         return 431
+    if isinstance(exc, ContentEncodingError) and "install" in exc.message:
+        return 415  # a coding aiohttp would decode with a package this server does not have
     return status
 
 
@@ -63,6 +110,35 @@ class ApiRequestHandler(RequestHandler):
     """aiohttp's per-connection protocol, with JSON answers for the errors it raises itself."""
 
     __slots__ = ()
+
+    def __init__(self, manager: web.Server, *, loop: asyncio.AbstractEventLoop,
+                 **kwargs: Any) -> None:
+        super().__init__(manager, loop=loop, **kwargs)
+        # One request at a time out of the parser (see the module docstring): a parser that
+        # pauses after each message, and a queue that holds one, so that taking a message
+        # from it parses the next (aiohttp's own flow control for pipelining).
+        self._parser = HttpRequestParser(
+            self,
+            loop,
+            self._read_bufsize,
+            max_line_size=self.max_line_size,
+            max_field_size=self.max_field_size,
+            max_headers=self.max_headers,
+            payload_exception=RequestPayloadError,
+            auto_decompress=kwargs.get("auto_decompress", True),
+            max_msg_queue_size=1,
+        )
+        self._max_msg_queue_size = 1
+        self._msg_queue_resume_size = 0
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """A client's fault (a body read after it failed to decode, a lost connection) is one
+        debug line; anything else is the server's and keeps its traceback."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, CLIENT_FAULTS):
+            log.debug("connection closed after a client error: %s", type(exc).__name__)
+            return
+        super().log_exception(*args, **kw)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -99,6 +175,8 @@ class ApiRequestHandler(RequestHandler):
             log.debug("refused a request from %s before routing: %d %s",
                       request.remote, status, type(exc).__name__)
         headers = {hdrs.ALLOW: API_METHODS} if status == 405 else {}
+        if status == 415:
+            headers[hdrs.ACCEPT_ENCODING] = ", ".join(framing.CONTENT_CODINGS)
         response = error_response(status, None, **headers)
         add_security_headers(response, "")
         response.force_close()
@@ -215,6 +293,7 @@ def install(app: web.Application, settings: Settings) -> None:
     def make_api_handler(**kwargs: Any) -> web.Server:
         server = make_handler(**kwargs)
         server.__class__ = ApiServer  # same state, a few overridden methods
+        server.request_handler = framing.gate(app, server.request_handler)
         server.limits = ConnectionLimits(
             connection_bound(settings),
             settings.max_connections_per_address,
@@ -223,4 +302,5 @@ def install(app: web.Application, settings: Settings) -> None:
         return server
 
     app._make_handler = make_api_handler  # type: ignore[method-assign]
+
 

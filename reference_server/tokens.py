@@ -1,11 +1,23 @@
-"""Signing keys, the JWK Set, RS256 access tokens and rotating refresh tokens."""
+"""Signing keys, the JWK Set, RS256 access tokens and rotating refresh tokens.
+
+A refresh token is 57 bytes in unpadded base64url (76 characters):
+    version (1) | family (16, a UUID) | position in the family (8) | random (16) | tag (16)
+The tag is an HMAC-SHA256 (cut to 128 bits) of what precedes it, under a key derived from the
+signing key: so a token's family and position can be trusted without a record of the token, and
+a spent token is recognised as one (its position is below the family's; see
+store/refresh_records.py) at a constant cost per family. The random part keeps tokens stored
+only as hashes: the family's current token is checked against its SHA-256, which a holder of the
+key alone cannot produce. Replacing the signing key ends every refresh-token family.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -14,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .config import Settings, StartupError
 from .store import Store
@@ -27,6 +40,28 @@ KEY_FILE = "signing-key.pem"
 MIN_RSA_BITS = 2048
 MAX_TOKEN_LENGTH = 8192
 MAX_REFRESH_TOKEN_LENGTH = 512
+
+REFRESH_FORMAT = 1
+_REFRESH_BODY = 1 + 16 + 8 + 16
+_REFRESH_TAG = 16
+REFRESH_TOKEN_LENGTH = 76  # 57 bytes in unpadded base64url
+_TAG_INFO = b"dpaas reference server: refresh token tags, format 1"
+
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def is_canonical_b64url(segment: str) -> bool:
+    """Unpadded base64url in its one canonical spelling (RFC 7515 §2, RFC 4648 §3.5): no `=`,
+    no other alphabet, no length that cannot be, no stray bits in the last character.
+
+    Decoders (PyJWT's included) accept padding and ignore the stray bits, so without this one
+    token would have many spellings, and a token with `==` appended would still verify.
+    """
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        return False
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") == segment
 
 
 def _b64url_uint(value: int) -> str:
@@ -100,8 +135,52 @@ class Keyring:
 
 
 def hash_refresh_token(token: str) -> str:
-    """Refresh tokens are stored only as their SHA-256 (they carry 256 random bits)."""
+    """Refresh tokens are stored only as their SHA-256."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def refresh_tag_key(key: SigningKey) -> bytes:
+    """The key of refresh-token tags, derived from the signing key (no other secret to keep)."""
+    der = key.private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TAG_INFO).derive(der)
+
+
+@dataclass(frozen=True)
+class RefreshClaim:
+    """What a refresh token says of itself, once its tag checks out."""
+
+    family_id: str
+    counter: int
+
+
+class RefreshTokens:
+    """Mints and reads the refresh tokens of the format above."""
+
+    def __init__(self, tag_key: bytes) -> None:
+        self._key = tag_key
+
+    def _tag(self, body: bytes) -> bytes:
+        return hmac.new(self._key, body, hashlib.sha256).digest()[:_REFRESH_TAG]
+
+    def mint(self, family_id: str, counter: int) -> str:
+        body = (bytes([REFRESH_FORMAT]) + uuid.UUID(family_id).bytes
+                + counter.to_bytes(8, "big") + secrets.token_bytes(16))
+        return base64.urlsafe_b64encode(body + self._tag(body)).rstrip(b"=").decode("ascii")
+
+    def read(self, token: str) -> RefreshClaim | None:
+        """The family and position of a token of this format whose tag checks out, else None
+        (a token of another format, or a forged one)."""
+        if len(token) != REFRESH_TOKEN_LENGTH or not is_canonical_b64url(token):
+            return None
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body, tag = raw[:_REFRESH_BODY], raw[_REFRESH_BODY:]
+        if body[0] != REFRESH_FORMAT or not hmac.compare_digest(tag, self._tag(body)):
+            return None
+        return RefreshClaim(str(uuid.UUID(bytes=body[1:17])), int.from_bytes(body[17:25], "big"))
 
 
 @dataclass(frozen=True)
@@ -126,6 +205,7 @@ class TokenService:
         self.settings = settings
         self.store = store
         self.keyring = keyring
+        self.refresh_tokens = RefreshTokens(refresh_tag_key(keyring.active))
 
     # ------------------------------------------------------------------ access tokens
 
@@ -147,6 +227,8 @@ class TokenService:
     def decode_access_token(self, token: str) -> dict[str, Any] | None:
         """Verified claims of a well-formed, correctly signed, unexpired token; else None."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            return None
+        if not all(is_canonical_b64url(segment) for segment in token.split(".")):
             return None
         try:
             header = jwt.get_unverified_header(token)
@@ -213,30 +295,44 @@ class TokenService:
 
     async def issue(self, user: Mapping[str, Any]) -> dict[str, Any]:
         """Tokens for a fresh login: a new refresh-token family, durable before returning."""
-        refresh = secrets.token_urlsafe(32)
+        family = str(uuid.uuid4())
+        refresh = self.refresh_tokens.mint(family, 0)
         now = self.settings.clock()
         await self.store.insert_refresh_token(
             {
                 "hash": hash_refresh_token(refresh),
-                "family_id": str(uuid.uuid4()),
-                "parent_hash": None,
+                "family_id": family,
                 "user_id": user["id"],
                 "org_id": user["organization_id"],
                 "issued_at": now,
                 "expires_at": now + self.settings.refresh_token_ttl,
-                "used_at": None,
-                "revoked_at": None,
             }
         )
         return self._token_response(user["id"], user["organization_id"], refresh)
 
     async def rotate(self, refresh_token: str) -> dict[str, Any] | None:
-        """Exchange a refresh token for new tokens; None for any invalid/reused token."""
+        """Exchange a refresh token for new tokens; None for any invalid/reused token.
+
+        A token of the current format says which family and position it is; an earlier one
+        (issued before this format) is looked up by its hash first, and its successor is of
+        the current format.
+        """
         if not refresh_token or len(refresh_token) > MAX_REFRESH_TOKEN_LENGTH:
             return None
-        successor = secrets.token_urlsafe(32)
+        token_hash = hash_refresh_token(refresh_token)
+        claim = self.refresh_tokens.read(refresh_token)
+        if claim is None:
+            if len(refresh_token) == REFRESH_TOKEN_LENGTH:
+                return None  # this format's length, but not a token of this server
+            record = await self.store.find_refresh_token(token_hash)
+            if record is None:
+                return None
+            claim = RefreshClaim(record["family_id"], record["counter"])
+        successor = self.refresh_tokens.mint(claim.family_id, claim.counter + 1)
         result = await self.store.rotate_refresh_token(
-            hash_refresh_token(refresh_token), {"hash": hash_refresh_token(successor)}
+            token_hash,
+            {"hash": hash_refresh_token(successor), "family_id": claim.family_id,
+             "counter": claim.counter + 1},
         )
         if result.status != "ok" or result.record is None:
             return None

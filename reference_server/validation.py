@@ -9,12 +9,22 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from .errors import BadRequest, RequestTimeout, UnsupportedMediaType, ValidationError
+from .errors import (
+    ApiError,
+    BadRequest,
+    BodyUnreadable,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+    ValidationError,
+)
+from .framing import send_continue
 from .state import SETTINGS
 
 REQUIRED = "This field is required"
 READ_ONLY = "This field is read-only"
 NOT_UNICODE = "Must be valid Unicode text (no lone surrogate escapes)"
+DUPLICATE = "Appears more than once in its object"
 
 #: Nesting levels a JSON field may hold (the field's own object is level 1). Deep enough for any
 #: real metadata, far from the ~1,000 levels at which Python's JSON encoder gives up.
@@ -84,24 +94,98 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _DuplicateKey(ValueError):
+    """A key repeated within one JSON object (RFC 8259 §4: names SHOULD be unique)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook: an object, unless a key repeats (then parsers disagree on its value:
+    most keep the last, some the first; so the server refuses to guess)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey()
+    return obj
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object parsed as its key/value pairs, repeats kept (to find where a key repeats)."""
+
+
+def _first_repeated_key(tree: Any) -> list[str] | None:
+    """The path to the first key that repeats within its object, or None. Iterative."""
+    stack: list[tuple[Any, list[str]]] = [(tree, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Pairs):
+            seen: set[str] = set()
+            for key, _ in node:
+                if key in seen:
+                    return [*path, key]
+                seen.add(key)
+            stack.extend((value, [*path, key]) for key, value in reversed(node))
+        elif isinstance(node, list):
+            stack.extend((value, [*path, f"[{i}]"]) for i, value in reversed(list(enumerate(node))))
+    return None
+
+
+def duplicate_key_error(text: str) -> ApiError:
+    """The error for a body in which a key repeats: a 422 naming the field that holds it (or
+    the repeated field itself), unless the body is not a valid JSON object anyway (400).
+    A second parse, keeping every pair: on this error path only."""
+    try:
+        tree = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return BadRequest("Request body is not valid JSON")
+    if not isinstance(tree, _Pairs):
+        return BadRequest("Request body must be a JSON object")
+    path = _first_repeated_key(tree)
+    if not path:
+        return BadRequest("Request body is not valid JSON")
+    names = [_printable_name(p) for p in path]
+    where = names[0]
+    for name in names[1:]:
+        where += name if name.startswith("[") else f".{name}"
+    message = DUPLICATE if len(names) == 1 else f"{where}: a key appears more than once"
+    return ValidationError("Duplicate key in the request body", details={names[0]: [message]})
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object.
 
     A Content-Type other than JSON is a 415; with no Content-Type the body is tried as JSON.
-    Invalid JSON (or NaN/Infinity, or absurd nesting) or a non-object is a 400. The body
-    size cap (413) is enforced by aiohttp's `client_max_size` inside `request.read()`; a body
-    not received within `body_timeout` is a 408, and the connection is closed.
+    A declared length over the body cap is a 413 before anything is read, and the connection
+    is closed; only then is a deferred `100 Continue` sent (framing.py), so a client that waits
+    for it sends nothing the server would refuse. A body read past the cap is a 413 from
+    aiohttp's `client_max_size`; a body not received within `body_timeout` is a 408, and the
+    connection is closed; a body that does not decode (its Content-Encoding) or breaks off is
+    a 400. Invalid JSON (or NaN/Infinity, or absurd nesting) or a non-object is a 400; a key
+    repeated within an object is a 422 naming the field.
     """
     if hdrs.CONTENT_TYPE in request.headers and not _is_json_media_type(request.content_type):
         raise UnsupportedMediaType()
+    declared = request.content_length
+    if declared is not None and declared > request.client_max_size:
+        raise PayloadTooLarge()
+    await send_continue(request)
     try:
         # A client trickling its body must not hold a connection and a handler for minutes.
         async with asyncio.timeout(request.app[SETTINGS].body_timeout):
             raw = await request.read()
     except TimeoutError as exc:
         raise RequestTimeout() from exc
+    except web.RequestPayloadError as exc:
+        coded = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() not in (
+            "", "identity")
+        raise BodyUnreadable(
+            "Request body does not decode as its Content-Encoding says" if coded else None
+        ) from exc
+    except ConnectionResetError as exc:  # the client went away mid-body: nobody to answer
+        raise BodyUnreadable("The connection closed before the whole body arrived") from exc
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        text = raw.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except _DuplicateKey as exc:
+        raise duplicate_key_error(text) from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("Request body is not valid JSON") from exc
     if not isinstance(data, dict):

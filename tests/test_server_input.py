@@ -289,3 +289,55 @@ def test_any_json_update_is_stored_servable_or_refused_with_a_json_4xx(
                        headers=principals["admin"])
     assert wider.status_code == 200
     strict_json(wider.content)
+
+
+# ---------------------------------------------------------------- repeated keys (issue 18)
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "field", "names"),
+    [
+        ("/accounts", '{"name": "first", "name": "second"}', "name", "name"),
+        ("/accounts", '{"name": "x", "metadata": {"a": 1, "b": {"c": 1, "c": 2}}}', "metadata",
+         "metadata.b.c"),
+        ("/accounts", '{"name": "x", "metadata": {"l": [{"k": 1}, {"k": 1, "k": 2}]}}',
+         "metadata", "metadata.l[1].k"),
+        ("/authentication/login",
+         '{"email": "a@example.com", "email": "user@example.com", "password": "p",'
+         ' "organization_slug": "myorg"}', "email", "email"),
+        ("/authentication/refresh", '{"refresh_token": "a", "refresh_token": "b"}',
+         "refresh_token", "refresh_token"),
+    ],
+)
+def test_a_key_repeated_in_a_body_is_a_422_naming_it(
+    served: httpx.Client, principals: dict[str, dict[str, str]], path: str, raw: str,
+    field: str, names: str,
+) -> None:
+    """Parsers disagree on which of two values wins (most take the last, some the first): the
+    server refuses to pick one, and says which key it is."""
+    h = {**principals["admin"], **JSON_HEADERS}
+    before = served.get("/accounts", headers=h).json()["total"]
+    r = served.post(path, content=raw.encode(), headers=h)
+    err = assert_error(r, 422, "ValidationError")
+    assert list(err["details"]) == [field], err
+    assert names in " ".join(err["details"][field]) or names == field, err
+    assert served.get("/accounts", headers=h).json()["total"] == before
+
+
+@pytest.mark.parametrize(
+    "raw", ['[{"a": 1, "a": 2}]', '{"a": 1, "a": 2', '{"a": 1, "a": 2, "b": NaN}'])
+def test_a_repeated_key_in_a_body_that_is_not_an_object_anyway_is_a_400(
+    served: httpx.Client, principals: dict[str, dict[str, str]], raw: str
+) -> None:
+    r = served.post("/accounts", content=raw.encode(),
+                    headers={**principals["admin"], **JSON_HEADERS})
+    assert_error(r, 400, "BadRequest")
+
+
+def test_an_access_token_with_padding_appended_is_refused(
+    served: httpx.Client, principals: dict[str, dict[str, str]]
+) -> None:
+    bearer = principals["admin"]["Authorization"]
+    assert served.get("/accounts", headers={"Authorization": bearer}).status_code == 200
+    r = served.get("/accounts", headers={"Authorization": bearer + "=="})
+    assert_error(r, 401, "Unauthorized")

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,6 @@ from reference_server.pagination import ListParams
 from reference_server.store import MAIN_DB, Store, isoformat
 from reference_server.store.durable import Database, DurableStorage
 from reference_server.store.indexes import Listing
-from reference_server.store.journal import encode
 from reference_server.store.refresh_records import PRUNE_PER_WRITE
 from reference_server.store.snapshot import META_TABLE, CorruptDatabaseError, write_snapshot
 from tests.support import FakeClock
@@ -73,9 +73,9 @@ def test_snapshot_is_written_through_a_temp_file_and_rename(tmp_path: Path, monk
 
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", spy_replace)
-    write_snapshot(path, {"t": {"1": {"a": 1}}}, 3)
+    write_snapshot(path, {"t": {"1": {"a": 1}}}, 3, "db-id")
     assert calls == ["fsync", "replace", "fsync"], "fsync file, rename, fsync directory"
-    meta = {"1": {"generation": 3}}
+    meta = {"1": {"generation": 3, "database": "db-id"}}
     assert json.loads(path.read_text()) == {"t": {"1": {"a": 1}}, META_TABLE: meta}
     assert [p.name for p in tmp_path.iterdir()] == ["db.json"], "no temp file left behind"
 
@@ -109,21 +109,24 @@ def test_corrupt_snapshot_refuses_to_load(tmp_path: Path, content: str) -> None:
     assert path.read_text() == content, "a corrupt file is never overwritten"
 
 
-def test_a_torn_journal_tail_is_cut_off_and_logged(tmp_path: Path, caplog) -> None:
+def test_a_torn_journal_tail_is_cut_off_kept_aside_and_logged(tmp_path: Path, caplog) -> None:
     path = tmp_path / "db.json"
     db = Database(path)
-    for i in range(3):
+    for i in range(4):
         db.documents("t").insert({"i": i})
     crash(db)
-    good = journal_of(path).read_bytes()
-    last = encode({"ops": [["t", 4, {"i": 3}]]})
-    for torn in (last[:-1], last[:10], b"\x00" * 300, last[:-3] + b"\n"):
+    *good_lines, last = journal_of(path).read_bytes().splitlines(keepends=True)
+    good = b"".join(good_lines)
+    for torn in (last[:-1], last[:10], b"\x00" * 300):
         journal_of(path).write_bytes(good + torn)
         with caplog.at_level(logging.WARNING, logger="reference_server.store.journal"):
             again = Database(path)
         assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
-        assert journal_of(path).read_bytes() == good, "the torn tail is truncated"
-        assert "torn tail" in caplog.text
+        assert journal_of(path).read_bytes() == good, "the torn tail is cut off"
+        [kept] = [p for p in tmp_path.iterdir() if ".torn-" in p.name]
+        assert kept.read_bytes() == torn, "and kept beside the journal"
+        assert "torn tail" in caplog.text and kept.name in caplog.text
+        kept.unlink()
         caplog.clear()
         crash(again)
 
@@ -138,7 +141,7 @@ def test_damage_before_good_records_refuses_to_start(tmp_path: Path) -> None:
     lines[2] = lines[2].replace(b'"i":1', b'"i":7')  # the CRC no longer matches
     damaged = b"".join(lines)
     journal_of(path).write_bytes(damaged)
-    with pytest.raises(CorruptDatabaseError, match="good records follow a bad one"):
+    with pytest.raises(CorruptDatabaseError, match="does not check out"):
         DurableStorage(path)
     assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
 
@@ -169,12 +172,13 @@ def test_a_crash_between_snapshot_and_new_journal_loses_and_repeats_nothing(
     db.documents("t").insert({"i": 1})
     tables = json.loads(json.dumps(db.storage.read()))
     crash(db)
-    write_snapshot(path, tables, 1)  # the new snapshot landed, the old journal is still there
+    identity = db.durable.database
+    write_snapshot(path, tables, 1, identity)  # the new snapshot landed, the old journal stayed
     again = Database(path)
     assert [d["i"] for d in again.documents("t").all()] == [0, 1]
     assert records(path) == [], "the absorbed journal is dropped"
     crash(again)
-    write_snapshot(path, tables, 5)  # a journal from neither this generation nor the last
+    write_snapshot(path, tables, 5, identity)  # a journal of neither this generation nor the last
     with open(journal_of(path), "ab") as fh:
         fh.write(b"0badc0de {")
     journal = journal_of(path).read_bytes()
@@ -441,9 +445,8 @@ def test_concurrent_creates_lose_nothing_and_share_fsyncs(tmp_path: Path) -> Non
 
 
 def _token_record(token_hash: str, now: float, ttl: float = 100.0) -> dict[str, object]:
-    return {"hash": token_hash, "family_id": f"fam-{token_hash}", "parent_hash": None,
-            "user_id": "user-1", "org_id": "org-1", "issued_at": now, "expires_at": now + ttl,
-            "used_at": None}
+    return {"hash": token_hash, "family_id": str(uuid.uuid5(uuid.NAMESPACE_URL, token_hash)),
+            "user_id": "user-1", "org_id": "org-1", "issued_at": now, "expires_at": now + ttl}
 
 
 def _with_store(tmp_path: Path, clock: FakeClock, body) -> None:
@@ -462,18 +465,23 @@ def _with_store(tmp_path: Path, clock: FakeClock, body) -> None:
     asyncio.run(scenario())
 
 
-def test_a_spent_token_keeps_only_what_reuse_detection_needs(tmp_path: Path) -> None:
+def test_a_token_without_a_position_is_found_by_its_hash(tmp_path: Path) -> None:
+    """Tokens that carry no family and position (issued before they did, or by a variant):
+    the current one rotates, the one just spent revokes the family, an older one is unknown."""
     clock = FakeClock()
 
     async def body(store: Store) -> None:
         await store.insert_refresh_token(_token_record("h0", clock.now))
         assert (await store.rotate_refresh_token("h0", {"hash": "h1"})).status == "ok"
-        spent = await store.find_refresh_token("h0")
-        assert spent is not None
-        assert set(spent) == {"hash", "family_id", "user_id", "expires_at", "used_at"}
-        assert (await store.rotate_refresh_token("h0", {"hash": "h2"})).status == "reused"
-        assert await store.find_refresh_token("h1") is None, "the family is gone"
-        assert await store.find_refresh_token("h0") is None
+        assert (await store.rotate_refresh_token("h1", {"hash": "h2"})).status == "ok"
+        spent = await store.find_refresh_token("h1")
+        assert spent is not None and spent["used_at"] == clock.now and spent["hash"] == "h1"
+        assert (await store.find_refresh_token("h2") or {}).get("used_at", 0) is None
+        assert await store.find_refresh_token("h0") is None, "only the last spent one is kept"
+        assert (await store.rotate_refresh_token("h0", {"hash": "h3"})).status == "invalid"
+        assert (await store.rotate_refresh_token("h1", {"hash": "h3"})).status == "reused"
+        assert await store.find_refresh_token("h2") is None, "the family is gone"
+        assert await store.find_refresh_token("h1") is None
 
     _with_store(tmp_path, clock, body)
 
@@ -489,7 +497,7 @@ def test_expired_records_are_dropped_while_the_server_runs(tmp_path: Path) -> No
         await store.insert_refresh_token(_token_record("new", clock.now))
         left = [h for i in range(40) if await store.find_refresh_token(h := f"old{i}")]
         assert len(left) == 40 - PRUNE_PER_WRITE, "a write drops a bounded few, oldest first"
-        assert await store.prune_refresh_tokens() == len(left) + 1
+        assert await store.prune_refresh_tokens() == len(left), "one record per family"
         assert await store.find_refresh_token("old0-next") is None
         assert await store.find_refresh_token("new") is not None
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from reference_server.config import Settings
 from reference_server.store import TOKENS_DB, Store
+from reference_server.store.core import TOKENS_COMPACT_MIN_BYTES
 from reference_server.tokens import Keyring, TokenService, hash_refresh_token
 from tests.support import FakeClock
 
@@ -169,6 +171,36 @@ def test_forged_and_malformed_tokens_rejected(tmp_path: Path) -> None:
     run(tmp_path, body)
 
 
+def _respellings(token: str) -> dict[str, str]:
+    """The same signed token spelled differently: each decodes to the same bytes in a lenient
+    base64 decoder, and none is the canonical unpadded base64url of RFC 7515 §2."""
+    head, payload, sig = token.split(".")
+    last = sig[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # A 256-byte signature is 342 characters: the last carries 2 bits and 4 unused ones.
+    twin = alphabet[alphabet.index(last) | 0b0001]
+    return {
+        "signature with == appended": f"{head}.{payload}.{sig}==",
+        "signature with = appended": f"{head}.{payload}.{sig}=",
+        "payload padded": f"{head}.{payload}{'=' * (-len(payload) % 4)}.{sig}",
+        "stray bits in the last character": f"{head}.{payload}.{sig[:-1]}{twin}",
+        "standard base64 alphabet": f"{head}.{payload}.{sig.replace('-', '+').replace('_', '/')}",
+        "whitespace inside": f"{head}.{payload}.{sig[:10]} {sig[10:]}",
+    }
+
+
+def test_a_token_is_accepted_only_in_canonical_base64url(tmp_path: Path) -> None:
+    async def body(tokens: TokenService, clock: FakeClock) -> None:
+        for _ in range(8):  # some signatures have no '-' or '_' to swap: try several
+            good = (await tokens.issue(USER))["access_token"]
+            assert await tokens.verify_access_token(good) is not None
+            for name, token in _respellings(good).items():
+                if token != good:
+                    assert await tokens.verify_access_token(token) is None, name
+
+    run(tmp_path, body)
+
+
 def _signed(tokens: TokenService, claims: dict[str, Any], **headers: Any) -> str:
     key = tokens.keyring.active
     return jwt.encode(
@@ -274,7 +306,7 @@ def test_refresh_family_expires_and_is_pruned(tmp_path: Path) -> None:
             assert await tokens.rotate(t1) is None, "absolute family lifetime"
         async with service(tmp_path, clock) as tokens:
             data = json.loads((tmp_path / TOKENS_DB).read_text())
-            assert data["refresh_tokens"] == {}, "expired families pruned at startup"
+            assert data["refresh_families"] == {}, "expired families pruned at startup"
 
     asyncio.run(main())
 
@@ -317,3 +349,109 @@ def test_ttl_is_configurable(tmp_path: Path, ttl: int) -> None:
             assert await tokens.verify_access_token(out["access_token"]) is None
 
     asyncio.run(main())
+
+
+# ---------------------------------------------------------------- one record per family (issue 18)
+
+
+def _families(tokens: TokenService) -> dict[str, Any]:
+    return tokens.store.tokens_storage.read().get("refresh_families", {})
+
+
+def test_a_family_costs_one_record_whatever_the_number_of_rotations(tmp_path: Path) -> None:
+    async def body(tokens: TokenService, clock: FakeClock) -> None:
+        chain = [(await tokens.issue(USER))["refresh_token"]]
+        sizes = {}
+        for i in range(1, 1001):
+            chain.append((await tokens.rotate(chain[-1]))["refresh_token"])  # type: ignore[index]
+            if i in (10, 1000):
+                assert len(_families(tokens)) == 1, "one record, not one per token"
+                journal = tokens.store.tokens_storage.journal.size
+                assert journal <= TOKENS_COMPACT_MIN_BYTES + 4096, "folded into the snapshot"
+                tokens.store.tokens_storage.compact()
+                sizes[i] = (tmp_path / TOKENS_DB).stat().st_size
+        # the same record; only the digits of the position differ
+        assert sizes[1000] - sizes[10] <= 2, sizes
+        assert len(set(chain)) == len(chain)
+
+    run(tmp_path, body)
+
+
+def test_reuse_of_any_earlier_token_revokes_the_family(tmp_path: Path) -> None:
+    async def body(tokens: TokenService, clock: FakeClock) -> None:
+        for back in (1, 2, 120):
+            chain = [(await tokens.issue(USER))["refresh_token"]]
+            for _ in range(back + 1):
+                chain.append((await tokens.rotate(chain[-1]))["refresh_token"])  # type: ignore[index]
+            assert await tokens.rotate(chain[-1 - back]) is None, back
+            assert await tokens.rotate(chain[-1]) is None, f"{back} back: family revoked"
+
+    run(tmp_path, body)
+
+
+def _respelled(token: str, **changes: int) -> str:
+    """A refresh token with some of its bytes changed (tag left as it was)."""
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    if "counter" in changes:
+        raw[17:25] = changes["counter"].to_bytes(8, "big")
+    if "tag_bit" in changes:
+        raw[-1] ^= changes["tag_bit"]
+    if "random_bit" in changes:
+        raw[30] ^= changes["random_bit"]
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
+def test_a_forged_token_of_a_family_revokes_nothing(tmp_path: Path) -> None:
+    """Knowing a family (its id is in its tokens) is not enough to revoke it: an earlier
+    position must come with a tag only the server makes."""
+    async def body(tokens: TokenService, clock: FakeClock) -> None:
+        t0 = (await tokens.issue(USER))["refresh_token"]
+        t1 = (await tokens.rotate(t0))["refresh_token"]  # type: ignore[index]
+        t2 = (await tokens.rotate(t1))["refresh_token"]  # type: ignore[index]
+        forgeries = [_respelled(t2, counter=0), _respelled(t2, counter=1),
+                     _respelled(t2, counter=5), _respelled(t2, tag_bit=1),
+                     _respelled(t2, random_bit=1), t2[:-1] + ("A" if t2[-1] != "A" else "Q"),
+                     t2 + "==", "x" * len(t2)]
+        for forged in forgeries:
+            assert forged != t2
+            assert await tokens.rotate(forged) is None, forged
+        t3 = await tokens.rotate(t2)
+        assert t3 is not None, "the family still works"
+
+    run(tmp_path, body)
+
+
+def test_tokens_issued_before_the_family_format_keep_working(tmp_path: Path) -> None:
+    """A tokens.json of the earlier format (a record per token, as the previous version kept
+    them): the live token rotates into the new format; the one it replaced revokes."""
+    now = FakeClock().now
+    chain = [secrets.token_urlsafe(32) for _ in range(4)]
+    common = {"family_id": "0b4f6c1e-aaaa-4bbb-8ccc-000000000001", "user_id": "user-1",
+              "expires_at": now + 1000}
+    legacy = {str(i + 1): {"hash": hash_refresh_token(t), **common, "used_at": now - 10}
+              for i, t in enumerate(chain[:-1])}
+    legacy["4"] = {"hash": hash_refresh_token(chain[-1]), **common, "org_id": ORG,
+                   "parent_hash": hash_refresh_token(chain[-2]), "issued_at": now - 10,
+                   "used_at": None, "revoked_at": None}
+    (tmp_path / TOKENS_DB).write_text(json.dumps({"refresh_tokens": legacy}))
+
+    async def body(tokens: TokenService, clock: FakeClock) -> None:
+        assert len(_families(tokens)) == 1
+        data = tokens.store.tokens_storage.read()
+        assert not data.get("refresh_tokens"), "the per-token records are gone"
+        nxt = await tokens.rotate(chain[-1])
+        assert nxt is not None and len(nxt["refresh_token"]) == 76, "now of the new format"
+        assert await tokens.rotate(chain[-1]) is None, "spent"
+        assert await tokens.rotate(nxt["refresh_token"]) is None, "its reuse revoked the family"
+
+    run(tmp_path, body)
+
+    (tmp_path / TOKENS_DB).unlink()
+    (tmp_path / "tokens.journal").unlink()
+    (tmp_path / TOKENS_DB).write_text(json.dumps({"refresh_tokens": legacy}))
+
+    async def reuse_of_the_parent(tokens: TokenService, clock: FakeClock) -> None:
+        assert await tokens.rotate(chain[-2]) is None, "the token the live one replaced"
+        assert await tokens.rotate(chain[-1]) is None, "revoked its family"
+
+    run(tmp_path, reuse_of_the_parent)

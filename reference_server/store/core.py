@@ -9,11 +9,13 @@ The resources' own documents and queries live in `accounts.py`, `users.py` and
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from tinydb.table import Table
@@ -32,7 +34,12 @@ I = TypeVar("I")  # noqa: E741 - an index type
 
 MAIN_DB = "dpaas.json"
 TOKENS_DB = "tokens.json"
+#: Locked as well as the directory, for servers of earlier versions, which lock only this file.
 LOCK_FILE = ".lock"
+#: The tokens database folds its journal into its snapshot sooner than the main one (at least
+#: this much journal): a rotation rewrites one small record, so a busy refresh chain would
+#: otherwise leave megabytes of journal for a snapshot of a few hundred bytes.
+TOKENS_COMPACT_MIN_BYTES = 256 * 1024
 
 
 def isoformat(ts: float) -> str:
@@ -53,7 +60,7 @@ class StoreCore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._thread = StoreThread()
-        self._lock_fd: int | None = None
+        self._lock_fds: list[int] = []
         self._db: Database | None = None
         self._tokens_db: Database | None = None
         self._indexes: dict[type, Any] = {}
@@ -111,18 +118,13 @@ class StoreCore:
         try:
             data_dir.parent.mkdir(parents=True, exist_ok=True)
             data_dir.mkdir(mode=0o700, exist_ok=True)  # its files hold hashes and the key
-            self._lock_fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StartupError(f"data dir {data_dir} is unusable: {exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise StartupError(f"data dir {data_dir} is locked by another running server") from exc
+        self._lock(data_dir)
         try:
             self._db = Database(data_dir / MAIN_DB)
-            self._tokens_db = Database(data_dir / TOKENS_DB)
+            self._tokens_db = Database(
+                data_dir / TOKENS_DB, compact_min_bytes=TOKENS_COMPACT_MIN_BYTES)
             self._indexes = {kind: kind(self._db) for kind in self.main_indexes}
             self._indexes |= {kind: kind(self._tokens_db) for kind in self.token_indexes}
             self._prepare_sync()
@@ -148,10 +150,34 @@ class StoreCore:
                 db.close()
         self._db = self._tokens_db = None
         self._indexes = {}
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._unlock()
+
+    def _lock(self, data_dir: Path) -> None:
+        """Lock the data directory itself: a lock on a file of it would be lost with the file
+        (deleted while a server runs, it would let a second one in). `.lock` too, for servers
+        of earlier versions."""
+        for target, flags in ((data_dir, os.O_RDONLY | os.O_DIRECTORY),
+                              (data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT)):
+            try:
+                fd = os.open(target, flags, 0o600)
+            except OSError as exc:
+                self._unlock()
+                raise StartupError(
+                    f"data dir {data_dir} is unusable: {exc.strerror or exc}") from exc
+            self._lock_fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                self._unlock()
+                raise StartupError(
+                    f"data dir {data_dir} is locked by another running server") from exc
+
+    def _unlock(self) -> None:
+        while self._lock_fds:
+            fd = self._lock_fds.pop()
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def _prepare_sync(self) -> None:
         """What a resource does once its indexes are built and before the journals are folded

@@ -14,6 +14,7 @@ Not thread-safe, on purpose: one thread (the store thread) owns a `DurableStorag
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,8 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from .journal import Journal, encode
-from .snapshot import CorruptDatabaseError, Tables, read_snapshot, write_snapshot
+from .journal import FORMAT, Journal, Replay, encode, keep_aside
+from .snapshot import CorruptDatabaseError, Snapshot, Tables, read_snapshot, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -68,30 +69,109 @@ class DurableStorage(Storage):
         self._data: Tables = {}
         self._snapshot_bytes = 0
         self._generation = 0
+        self.database = ""  # the identity snapshot and journal share (snapshot.py, journal.py)
+        self._upgrading: Replay | None = None
         self._load()
 
     # ----------------------------------------------------------------- start
 
     def _load(self) -> None:
+        """Snapshot plus journal, each checked against the other; nothing on disk changes
+        before every check has passed (but for a torn tail, kept aside, then cut)."""
         snapshot = read_snapshot(self.path)
-        if snapshot is not None:
-            self._data, self._generation = snapshot
-            self._snapshot_bytes = self.path.stat().st_size
         replay = self.journal.load()
-        if replay is not None and replay.generation == self._generation:
-            for record in replay.records:
-                self._replay(record)
-            self.journal.open(replay)
-            return
-        if replay is not None and replay.generation != self._generation - 1:
+        if snapshot is None:
+            self._load_without_snapshot(replay)
+        elif snapshot.database is None:
+            self._upgrade(snapshot, replay)
+        else:
+            self._load_both(snapshot, replay)
+
+    def _load_without_snapshot(self, replay: Replay | None) -> None:
+        """A new database; or the crash window of its creation (the journal is written first,
+        so a generation-0 journal alone is its whole history)."""
+        if replay is None:
+            self.database = uuid.uuid4().hex
+            self.journal.start(0, self.database)
+        elif replay.version == FORMAT and replay.generation == 0:
+            assert replay.database is not None
+            self.database = replay.database
+            self._apply(replay)
+        else:
+            raise CorruptDatabaseError(
+                f"journal {self.journal.path} (generation {replay.generation}) is there but its "
+                f"snapshot {self.path} is missing"
+            )
+        self._snapshot_bytes = write_snapshot(self.path, self._data, 0, self.database)
+
+    def _load_both(self, snapshot: Snapshot, replay: Replay | None) -> None:
+        self._data, self._generation, self._snapshot_bytes = (
+            snapshot.tables, snapshot.generation, snapshot.size)
+        assert snapshot.database is not None
+        self.database = snapshot.database
+        if replay is None:
+            raise CorruptDatabaseError(
+                f"journal {self.journal.path} is missing beside snapshot {self.path} "
+                "(a journal is never deleted: acknowledged writes may be lost)"
+            )
+        absorbed = replay.generation == self._generation - 1
+        if replay.database != self.database and not (absorbed and replay.database is None):
+            # A format-1 journal one generation behind is the one the upgrade absorbed.
+            raise CorruptDatabaseError(
+                f"journal {self.journal.path} belongs to another database than snapshot "
+                f"{self.path} ({replay.database or 'no identity'}, not {self.database})"
+            )
+        if replay.generation == self._generation:
+            self._apply(replay)
+        elif absorbed:  # a crash between the snapshot's rename and the new journal's
+            self.journal.start(self._generation, self.database)
+        else:
             raise CorruptDatabaseError(
                 f"journal {self.journal.path} (generation {replay.generation}) does not follow "
                 f"snapshot {self.path} (generation {self._generation})"
             )
-        # No journal, or one the snapshot already absorbed (a crash between the two renames).
-        if snapshot is None:
-            self._snapshot_bytes = write_snapshot(self.path, self._data, self._generation)
-        self.journal.start(self._generation)
+
+    def _upgrade(self, snapshot: Snapshot, replay: Replay | None) -> None:
+        """A data dir written before databases had an identity: read it as that version did.
+        It gets its identity (a new snapshot, a format-2 journal) at the first write or
+        compaction, so that a start refused by a later check leaves it as it was."""
+        self._data, self._generation = snapshot.tables, snapshot.generation
+        if replay is not None and replay.version == FORMAT:
+            raise CorruptDatabaseError(
+                f"journal {self.journal.path} names a database, snapshot {self.path} names none"
+            )
+        if replay is not None and replay.generation == self._generation:
+            for record in replay.records:
+                self._replay(record)
+        elif replay is not None and replay.generation != self._generation - 1:
+            raise CorruptDatabaseError(
+                f"journal {self.journal.path} (generation {replay.generation}) does not follow "
+                f"snapshot {self.path} (generation {self._generation})"
+            )
+        self._upgrading = replay
+
+    def _finish_upgrade(self) -> None:
+        replay, self._upgrading = self._upgrading, None
+        if replay is None:
+            log.warning("no journal beside %s (written by an earlier version): started from "
+                        "the snapshot alone", self.path)
+        elif replay.torn and replay.generation == self._generation:
+            log.warning("journal %s: a torn tail of %d bytes after %d good records is kept in %s",
+                        self.journal.path, len(replay.torn), len(replay.records),
+                        keep_aside(replay))
+        database = uuid.uuid4().hex
+        self._snapshot_bytes = write_snapshot(
+            self.path, self._data, self._generation + 1, database)
+        self._generation += 1
+        self.database = database
+        self.journal.start(self._generation, database)
+        log.info("database %s (written by an earlier version) now has the identity %s",
+                 self.path, database)
+
+    def _apply(self, replay: Replay) -> None:
+        for record in replay.records:
+            self._replay(record)
+        self.journal.open(replay)
 
     def _replay(self, record: Mapping[str, Any]) -> None:
         ops = record.get("ops")
@@ -166,6 +246,8 @@ class DurableStorage(Storage):
         assert self._unit is None, "units do not nest"
         if self.broken is not None:
             raise RuntimeError(f"storage {self.path} failed earlier: {self.broken}")
+        if not self.database:
+            self._finish_upgrade()
         self._unit = _Unit()
 
     def prepare(self) -> None:
@@ -199,7 +281,7 @@ class DurableStorage(Storage):
             return
         units, self._pending = self._pending, []
         try:
-            self.journal.append(b"".join(u.record for u in units), len(units))
+            self.journal.append([u.record for u in units])
         except BaseException as exc:
             for unit in reversed(units):
                 self._undo(unit)
@@ -264,13 +346,16 @@ class DurableStorage(Storage):
         (one generation behind) is known to be absorbed and is dropped at the next start.
         """
         assert self._unit is None and not self._pending, "compact between commits only"
+        if not self.database:
+            self._finish_upgrade()
+            return
         if self.journal.records == 0:
             return
         generation = self._generation + 1
-        self._snapshot_bytes = write_snapshot(self.path, self._data, generation)
+        self._snapshot_bytes = write_snapshot(self.path, self._data, generation, self.database)
         self._generation = generation
         try:
-            self.journal.start(generation)
+            self.journal.start(generation, self.database)
         except BaseException as exc:
             # Appending to the old journal now would be lost at the next start: stop writing.
             self.broken = exc

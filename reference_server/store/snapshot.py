@@ -1,8 +1,11 @@
 """The snapshot file: the whole database as one TinyDB JSON document, replaced atomically.
 
 `dpaas.json` and `tokens.json` keep the format TinyDB's JSONStorage (and every earlier version of
-this server) writes: `{"table": {"doc id": {document}}}`. The journal generation it is followed by
-rides along as the pseudo-table `_journal`, which older readers take for one more table.
+this server) writes: `{"table": {"doc id": {document}}}`. What the journal needs rides along as the
+pseudo-table `_journal`, which older readers take for one more table: the generation of the journal
+that follows the snapshot, and the database's identity (a random id given when the database is
+created, which its journal's header repeats). A snapshot written before databases had an identity
+has none; the store gives it one when it first opens it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +61,17 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def read_snapshot(path: Path) -> tuple[Tables, int] | None:
-    """The tables and the journal generation that follows them, or None if there is no file."""
+@dataclass
+class Snapshot:
+    tables: Tables
+    generation: int  # of the journal that follows it
+    database: str | None  # None: written before databases had an identity
+    size: int
+
+
+def read_snapshot(path: Path) -> Snapshot | None:
+    """The tables, the journal generation that follows them and the database's identity; None if
+    there is no file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -71,7 +84,10 @@ def read_snapshot(path: Path) -> tuple[Tables, int] | None:
         raise CorruptDatabaseError(f"database file {path} is not a TinyDB document")
     meta = data.pop(META_TABLE, {}).get("1", {})
     generation = meta.get("generation", 0) if isinstance(meta, dict) else None
-    if type(generation) is not int or generation < 0:
+    database = meta.get("database") if isinstance(meta, dict) else None
+    if type(generation) is not int or generation < 0 or (
+        database is not None and (not isinstance(database, str) or not database)
+    ):
         raise CorruptDatabaseError(f"database file {path} has a bad {META_TABLE} entry")
     for name, table in data.items():
         for doc_id, doc in table.items():
@@ -79,12 +95,13 @@ def read_snapshot(path: Path) -> tuple[Tables, int] | None:
                 raise CorruptDatabaseError(
                     f"database file {path}: table {name!r} has a bad document {doc_id!r}"
                 )
-    return data, generation
+    return Snapshot(data, generation, database, len(raw))
 
 
-def write_snapshot(path: Path, tables: Tables, generation: int) -> int:
+def write_snapshot(path: Path, tables: Tables, generation: int, database: str) -> int:
     """Replace the snapshot with `tables`, to be followed by journal `generation`; its size."""
-    text = dumps({**tables, META_TABLE: {"1": {"generation": generation}}})
+    meta = {"generation": generation, "database": database}
+    text = dumps({**tables, META_TABLE: {"1": meta}})
     data = text.encode("utf-8")
     write_atomically(path, data)
     return len(data)

@@ -3,9 +3,11 @@
 For 100, 1,000 and 10,000 accounts in the measured organization (and 100 next to a neighbour
 organization holding 10,000), it seeds a fresh data dir offline (`seed.py`), starts the real server
 as its own process and measures create, list, login and refresh, and get, update (PATCH) and
-delete by id, with 1 and 16 clients. Then: one
-refresh chain rotated 10,000 times, login against the bound password hashing sets, and the wall
-time of `pytest steps` and of `pytest`. It prints a table and writes everything as JSON.
+delete by id, with 1 and 16 clients. Then: one refresh chain rotated 100 and 20,000 times, each on
+a server of its own (its latency, the server's memory, the token database on disk while it runs
+and after a clean stop), login against the bound password hashing sets, and the wall time of
+`pytest steps` and of `pytest`. It prints a table and writes everything as JSON. `--only-chain`
+measures the refresh chains alone.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ COUNTS = {
 
 
 @contextmanager
-def server(data_dir: Path) -> Iterator[tuple[str, float]]:
-    """The reference server on a free port; yields its base URL and how long it took to start.
+def server(data_dir: Path) -> Iterator[tuple[str, float, int]]:
+    """The reference server on a free port; yields its base URL, how long it took to start and
+    its process id. Stopped with SIGTERM, so it shuts down cleanly (journals folded).
 
     Its log (one line per request) goes to a file: a pipe nobody reads would fill and stall it.
     """
@@ -76,7 +79,7 @@ def server(data_dir: Path) -> Iterator[tuple[str, float]]:
         except ServerDidNotStart as exc:
             tail = log_path.read_text(errors="replace")[-500:]
             raise SystemExit(f"{exc}: {tail}") from None
-        yield base, time.perf_counter() - started
+        yield base, time.perf_counter() - started, proc.pid
     finally:
         proc.terminate()
         try:
@@ -191,23 +194,52 @@ async def measure_level(base: str, accounts: int, cap_s: float, seeded: list[str
 async def rotate_chain(base: str, rotations: int, window: int, cap_s: float) -> dict[str, Any]:
     """Rotate one refresh chain `rotations` times; compare its first and last `window` steps,
     and a fresh chain's first `window` after it (same server, same moment: a control for what
-    the machine's load did meanwhile)."""
+    the machine's load did meanwhile). A chain too short to compare its ends gets a control as
+    long as itself, so that every run's memory and disk figures hold two families."""
     started = time.perf_counter()
     async with aiohttp.ClientSession(base) as session:
         long_chain = await _chain(session, rotations, started + cap_s)
-        fresh = await _chain(session, window, time.perf_counter() + cap_s)
-    first = Sample("refresh", 0, 1, long_chain[:window])
-    last = Sample("refresh", 0, 1, long_chain[-window:])
-    control = Sample("refresh", 0, 1, fresh)
-    return {
-        "rotations": len(long_chain),
-        "requested": rotations,
-        "elapsed_s": time.perf_counter() - started,
-        "first": first.as_dict() | {"operation": f"first {window} rotations"},
-        "last": last.as_dict() | {"operation": f"last {window} rotations"},
-        "fresh_after": control.as_dict() | {"operation": f"a new chain's first {window}"},
-        "growth_p50": last.p50 / first.p50,
-    }
+        elapsed = time.perf_counter() - started
+        # a short chain gets a control as long as itself: every run ends with two families
+        fresh = await _chain(session, min(window, rotations), time.perf_counter() + cap_s)
+    compared = len(long_chain) >= 2 * window  # else too short to compare its ends
+    out: dict[str, Any] = {"rotations": len(long_chain), "requested": rotations,
+                           "elapsed_s": elapsed, "control_rotations": len(fresh)}
+    if compared:
+        first = Sample("refresh", 0, 1, long_chain[:window])
+        last = Sample("refresh", 0, 1, long_chain[-window:])
+        control = Sample("refresh", 0, 1, fresh)
+        out |= {
+            "first": first.as_dict() | {"operation": f"first {window} rotations"},
+            "last": last.as_dict() | {"operation": f"last {window} rotations"},
+            "fresh_after": control.as_dict() | {"operation": f"a new chain's first {window}"},
+            "growth_p50": last.p50 / first.p50,
+        }
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no VmRSS for process {pid}")
+
+
+def chain_costs(tmp: Path, hashes: dict[str, str], rotations: int, window: int,
+                cap_s: float) -> dict[str, Any]:
+    """One chain of `rotations` on a server of its own: latency, the server's memory before and
+    after, the data dir on disk while it runs and after a clean stop (what the server keeps)."""
+    data_dir = tmp / f"chain-{rotations}"
+    write(data_dir, documents(Layout(100), hashes, time.time()))
+    with server(data_dir) as (base, _startup, pid):
+        rss_start = rss_kib(pid)
+        chain = asyncio.run(rotate_chain(base, rotations, window, cap_s))
+        rss_end = rss_kib(pid)
+        running = _disk(data_dir)
+    kept = _disk(data_dir)
+    return chain | {"rss_start_kib": rss_start, "rss_end_kib": rss_end,
+                    "disk_running": running, "disk_kept": kept}
 
 
 async def _chain(session: aiohttp.ClientSession, rotations: int, deadline: float) -> list[float]:
@@ -297,7 +329,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"),
                         help="where to write the results (default ./bench-results.json)")
-    parser.add_argument("--rotations", type=int, default=10_000)
+    parser.add_argument("--rotations", type=int, nargs="+", default=[100, 20_000],
+                        help="refresh chains to measure, each on a fresh server "
+                        "(default 100 and 20000)")
+    parser.add_argument("--only-chain", action="store_true",
+                        help="measure the refresh chains only (no levels, no suite)")
     parser.add_argument("--cap", type=float, default=30.0,
                         help="stop an operation after this many seconds (default 30)")
     parser.add_argument("--no-suite", action="store_true", help="skip timing pytest itself")
@@ -311,8 +347,20 @@ def main() -> None:
         "levels": [],
     }
     with tempfile.TemporaryDirectory(prefix="dpaas-bench-") as tmp:
-        times = hash_times(Path(tmp))
         seed_hashes = _hashes(Path(tmp))
+        results["refresh_chains"] = []
+        for rotations in args.rotations:
+            results["refresh_chains"].append(
+                chain_costs(Path(tmp), seed_hashes, rotations, 200, 8 * args.cap))
+            print(f"measured a chain of {rotations} rotations", flush=True)
+        if args.only_chain:
+            results["load_average_after"] = os.getloadavg()
+            results["seconds"] = time.perf_counter() - started
+            args.json.write_text(json.dumps(results, indent=2))
+            print(report.render_chains(results))
+            print(f"\nwritten to {args.json} ({results['seconds']:.0f} s)")
+            return
+        times = hash_times(Path(tmp))
         for label, layout in LEVELS:
             data_dir = Path(tmp) / f"data-{label.replace(' ', '-')}"
             t0 = time.perf_counter()
@@ -320,18 +368,13 @@ def main() -> None:
             write(data_dir, tables)
             seeded = time.perf_counter() - t0
             ids = measured_ids(tables)
-            with server(data_dir) as (base, startup):
+            with server(data_dir) as (base, startup, _pid):
                 samples = asyncio.run(measure_level(base, layout.accounts, args.cap, ids))
-                chain = None
-                if label == "100" and args.rotations:
-                    chain = asyncio.run(rotate_chain(base, args.rotations, 200, 4 * args.cap))
             level = {"label": label, "accounts": layout.accounts,
                      "neighbour_accounts": layout.neighbour_accounts, "seed_s": seeded,
                      "startup_s": startup, "disk_bytes": _disk(data_dir),
                      "samples": [s.as_dict() for s in samples]}
             results["levels"].append(level)
-            if chain:
-                results["refresh_chain"] = chain
             print(f"measured {label} accounts (seeded in {seeded:.1f} s, "
                   f"server ready in {startup:.1f} s)", flush=True)
         results["hashing"] = hashing_bound(times + hash_times(Path(tmp)))
