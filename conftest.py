@@ -25,4 +25,5 @@ pytest_plugins = [
     "dpaas_conformance.default_account",
     "dpaas_conformance.users_by_account",
     "tests.mutants.background",  # starts the mutation harness beside the other tests
+    "tests.schemathesis_run",  # starts the bounded Schemathesis run beside them too
 ]

@@ -123,14 +123,12 @@ class HarnessVariant:
         cls = scenario_class(requirements)
         if self.kind == BASELINE:
             return True
+        if cls not in self.classes or self.spares_hostile(requirements):
+            return False
         if self.kind == CORRECT:
-            if cls not in self.classes:
-                return False
             if self.ids:
                 return any(r in self.ids for r in requirements)
             return not self.reach or any(r.split("-")[0] in self.reach for r in requirements)
-        if cls not in self.classes:
-            return False
         if level == self.level and self.requirement in requirements:
             return True
         if self.level != SHOULD or level != MUST:
@@ -139,6 +137,14 @@ class HarnessVariant:
             return any(r in self.watch for r in requirements)
         return cls in classes_of(self.requirement) and any(
             r.split("-")[0] == self.area for r in requirements)
+
+
+    def spares_hostile(self, requirements: Sequence[str]) -> bool:
+        """A v2 variant judged by a few ids is spared the hostile-data scenarios (ERR-5), which
+        cite ACC-10 or ACC-11 only to name their class, unless it is about hostile data."""
+        narrowed = (self.kind == MUTANT and self.classes != {"CORE"}) or bool(self.ids)
+        about_hostile = {self.requirement, *self.ids} & {"ERR-4", "ERR-5"}
+        return narrowed and not about_hostile and "ERR-5" in requirements
 
 
 SEEDED_ACCOUNTS = 110

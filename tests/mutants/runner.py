@@ -12,7 +12,8 @@ fixture up twice when they start a group). Then:
 - a correct variant must pass every scenario the baseline passes, warning on exactly the SHOULD
   ids it expects.
 A scenario the baseline fails is the reference server's own fault, reported by the baseline and
-not held against the variants built on it.
+not held against the variants built on it. When the test command runs every scenario against the
+reference server anyway, that run is the baseline (see tests/mutants/background.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ class Results:
     judged: dict[str, Judged]
     error: str = ""
     seconds: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)  # every variant's, as reported
 
     def of_kind(self, kind: str) -> list[Judged]:
         return [j for j in self.judged.values() if j.variant.kind == kind]
@@ -131,11 +133,17 @@ def shards(chosen: list[str], everything: dict[str, HarnessVariant], workers: in
     return [g for g in groups if g]
 
 
-def run(names: list[str] | None = None, workers: int = 2) -> Results:
-    """Every variant (or those named, plus the baseline), in `workers` pytest processes."""
+def run(names: list[str] | None = None, workers: int = 2, baseline: bool = True) -> Results:
+    """Every variant (or those named, plus the baseline), in `workers` pytest processes.
+
+    Without `baseline`, the reference server is not run here: the caller has its rows already
+    (the test command's own scenarios are exactly that run) and judges with `with_baseline`.
+    """
     everything = variants()
     chosen = list(everything) if not names else ["reference", *[n for n in names
                                                                   if n != "reference"]]
+    if not baseline:
+        chosen.remove("reference")
     base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else None
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpaas-harness-", dir=base) as tmp:
@@ -154,12 +162,25 @@ def run(names: list[str] | None = None, workers: int = 2) -> Results:
             rows += json.loads(report.read_text())["scenarios"]
     if errors:
         return Results({}, "; ".join(errors))
+    return Results(judge(rows, chosen), seconds=time.monotonic() - started, rows=rows)
+
+
+def judge(rows: list[dict[str, Any]], chosen: list[str]) -> dict[str, Judged]:
+    everything = variants()
     by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_variant[row["variant"]].append(row)
     passes = {r["scenario"] for r in by_variant["reference"] if r["outcome"] in PASSED}
-    judged = {n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen}
-    return Results(judged, seconds=time.monotonic() - started)
+    return {n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen}
+
+
+def with_baseline(results: Results, baseline: list[dict[str, Any]]) -> Results:
+    """The results judged again against the reference server's rows from elsewhere."""
+    if results.error:
+        return results
+    rows = [*results.rows, *({**r, "variant": "reference"} for r in baseline)]
+    chosen = ["reference", *(n for n in results.judged if n != "reference")]
+    return replace(results, judged=judge(rows, chosen), rows=rows)
 
 
 def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
