@@ -11,7 +11,7 @@ Feature: Error responses
     Then the response is a "Unauthorized" error with status 401
     When the limited user creates an account with a new name
     Then the response is a "Forbidden" error with status 403
-    When the admin user creates an account from the body {"is_default": true}
+    When the admin user creates an account from the body {"is_default": false}
     Then the response is a "ValidationError" error with status 422
     And the error details name "name"
 

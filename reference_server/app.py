@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +46,9 @@ class Components:
     passwords: type[Passwords] = Passwords
     authorize: Callable[[Sequence[Mapping[str, Any]], str, str], bool] = policy.is_allowed
     middlewares: tuple[Middleware, ...] = ()
+    #: how the signing keys are loaded from the data dir (the mutation harness loads its one
+    #: key once per process: checking an RSA key as it is loaded costs ~0.1 s)
+    keyring: Callable[[Path], Keyring] = Keyring.load_or_create
 
 
 @web.middleware
@@ -91,7 +95,7 @@ def create_app(settings: Settings, components: Components = Components()) -> web
         passwords: Passwords | None = None
         try:
             loop = asyncio.get_running_loop()
-            keyring = await loop.run_in_executor(None, Keyring.load_or_create, settings.data_dir)
+            keyring = await loop.run_in_executor(None, components.keyring, settings.data_dir)
             passwords = await loop.run_in_executor(None, components.passwords, settings)
             app[STORE] = store
             app[KEYRING] = keyring

@@ -1,4 +1,9 @@
-"""Demo data that makes the guide's walkthrough run verbatim, plus the profile's principals."""
+"""Demo data that makes the guide's walkthrough run verbatim, plus the profile's principals.
+
+The demo accounts have fixed ids, so that a configuration can name one: the membership fixture
+of `examples/reference-demo.toml` (admin and limited are members of Production, only admin of
+Development; the other organization's admin of its own default account).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .passwords import Passwords
-from .policy import ACTION_CREATE_ACCOUNT, ACTION_LIST_ACCOUNTS, ACTION_LIST_USERS
+from .policy import (
+    ACTION_CREATE_ACCOUNT,
+    ACTION_GET_ACCOUNT,
+    ACTION_GET_USER,
+    ACTION_LIST_ACCOUNTS,
+    ACTION_LIST_USERS,
+)
 from .store import Store, isoformat
 
 
@@ -30,6 +41,19 @@ DEMO_PRINCIPALS: dict[str, Principal] = {
 
 ORGANIZATIONS = {"myorg": "My Organization", "otherorg": "Other Organization"}
 
+#: (organization slug, name) -> the demo account's fixed id
+DEMO_ACCOUNT_IDS = {
+    ("myorg", "Development"): "c032642a-f01b-59a3-9387-d103396d47f2",
+    ("myorg", "Production"): "5a0f959d-af66-5710-b1f2-7ef63609441d",
+    ("otherorg", "Other Default"): "6c6edca1-6ae1-531f-9368-53d5e434bb1a",
+}
+#: account -> the demo principals who are its members
+DEMO_MEMBERS = {
+    ("myorg", "Development"): ("admin",),
+    ("myorg", "Production"): ("admin", "limited"),
+    ("otherorg", "Other Default"): ("other",),
+}
+
 ADMIN_STATEMENTS: list[dict[str, Any]] = [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]
 
 
@@ -37,7 +61,8 @@ def limited_statements(organization_id: str) -> list[dict[str, Any]]:
     return [
         {
             "Effect": "Allow",
-            "Action": [ACTION_LIST_ACCOUNTS, ACTION_LIST_USERS],
+            "Action": [ACTION_LIST_ACCOUNTS, ACTION_GET_ACCOUNT, ACTION_LIST_USERS,
+                       ACTION_GET_USER],
             "Resource": [f"dpaas:org/{organization_id}/*"],
         },
         {"Effect": "Deny", "Action": [ACTION_CREATE_ACCOUNT], "Resource": ["*"]},
@@ -81,7 +106,13 @@ def account_document(
         "metadata": metadata or {},
         "created_at": now,
         "updated_at": now,
+        "deleted_at": None,
     }
+
+
+def membership_document(account: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    return {"account_id": account["id"], "user_id": user["id"],
+            "organization_id": account["organization_id"]}
 
 
 async def seed(store: Store, passwords: Passwords, clock: Callable[[], float]) -> bool:
@@ -100,21 +131,28 @@ async def seed(store: Store, passwords: Passwords, clock: Callable[[], float]) -
     )
     a, b = orgs["myorg"], orgs["otherorg"]
     email = {name: p.email for name, p in DEMO_PRINCIPALS.items()}
+    users = {
+        "admin": user_document(email["admin"], a, hashes["admin"], ADMIN_STATEMENTS, now),
+        "limited": user_document(email["limited"], a, hashes["limited"], limited_statements(a),
+                                 now),
+        "other": user_document(email["other"], b, hashes["other"], ADMIN_STATEMENTS, now),
+    }
+    # Development first, Production second: newest-first lists show Production on top.
+    accounts = {
+        ("myorg", "Development"): account_document("Development", a, True, earlier),
+        ("myorg", "Production"): account_document("Production", a, False, now),
+        ("otherorg", "Other Default"): account_document("Other Default", b, True, now),
+    }
+    for key, account in accounts.items():
+        account["id"] = DEMO_ACCOUNT_IDS[key]
     data = {
         "organizations": [
             {"id": orgs[slug], "slug": slug, "name": name, "created_at": now, "updated_at": now}
             for slug, name in ORGANIZATIONS.items()
         ],
-        "users": [
-            user_document(email["admin"], a, hashes["admin"], ADMIN_STATEMENTS, now),
-            user_document(email["limited"], a, hashes["limited"], limited_statements(a), now),
-            user_document(email["other"], b, hashes["other"], ADMIN_STATEMENTS, now),
-        ],
-        # Development first, Production second: newest-first lists show Production on top.
-        "accounts": [
-            account_document("Development", a, True, earlier),
-            account_document("Production", a, False, now),
-            account_document("Other Default", b, True, now),
-        ],
+        "users": list(users.values()),
+        "accounts": list(accounts.values()),
+        "memberships": [membership_document(accounts[key], users[name])
+                        for key, names in DEMO_MEMBERS.items() for name in names],
     }
     return await store.seed_if_empty(data)

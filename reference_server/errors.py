@@ -22,6 +22,7 @@ ERROR_NAMES: dict[int, str] = {
     404: "NotFound",
     405: "MethodNotAllowed",
     408: "RequestTimeout",
+    409: "Conflict",
     413: "PayloadTooLarge",
     414: "URITooLong",
     415: "UnsupportedMediaType",
@@ -104,6 +105,14 @@ class Unauthorized(ApiError):
 
 class Forbidden(ApiError):
     status, error, message = 403, "Forbidden", "Insufficient permissions"
+
+
+class NotFound(ApiError):
+    status, error, message = 404, "NotFound", "Resource not found"
+
+
+class Conflict(ApiError):
+    status, error, message = 409, "Conflict", "The request conflicts with the resource's state"
 
 
 class UnsupportedMediaType(ApiError):

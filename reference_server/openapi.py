@@ -22,7 +22,7 @@ from typing import Any
 
 from .pagination import DEFAULT_QUANTITY, MAX_QUANTITY
 from .passwords import MAX_PASSWORD_LENGTH
-from .routes.accounts import MAX_METADATA_BYTES, MAX_NAME_LENGTH
+from .routes.accounts import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_NAME_LENGTH
 from .routes.auth import MAX_EMAIL_LENGTH, MAX_SLUG_LENGTH
 from .store import ACCOUNT_ORDER_FIELDS, USER_ORDER_FIELDS
 from .validation import MAX_DEPTH, MAX_SAFE_INTEGER
@@ -205,6 +205,33 @@ def _request_schemas() -> dict[str, Schema]:
                 },
             },
         },
+        "AccountReplace": {
+            "title": "Account replacement request (PUT)",
+            "description": (
+                "The whole account: a field left out returns to its create default (`metadata` "
+                "`{}`, `is_default` false; ACC-10). So a PUT without `is_default` on the default "
+                "account unsets it, which is refused with 409 (ACC-20). `id`, "
+                "`organization_id`, `created_at`, `updated_at` and `deleted_at` are the "
+                "server's (ACC-12): the reference server refuses them, and any other unknown "
+                "field, with 422." + FREE_NOTE
+            ),
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": "SAME_AS_CREATE",
+        },
+        "AccountPatch": {
+            "title": "Account update request (PATCH)",
+            "description": (
+                "Only the top-level fields sent change (ACC-11); `null` is no value for any of "
+                "them. Sent `metadata` replaces the stored one on the reference server (the "
+                "profile leaves replace or merge free). `is_default: false` on the default "
+                "account is refused with 409 (ACC-20)."
+            ),
+            "type": "object",
+            "additionalProperties": False,
+            "properties": "SAME_AS_CREATE",
+        },
         "MetadataValue": {
             "title": "A value inside an account's metadata",
             "anyOf": [
@@ -215,6 +242,13 @@ def _request_schemas() -> dict[str, Schema]:
             ],
         },
     }
+
+
+def _with_create_properties(schemas: dict[str, Schema]) -> None:
+    """PUT and PATCH take the fields POST takes, with the same bounds."""
+    for name in ("AccountReplace", "AccountPatch"):
+        schemas[name]["properties"] = copy.deepcopy(schemas["AccountCreate"]["properties"])
+    schemas["AccountPatch"]["properties"]["is_default"].pop("default")
 
 
 def _parameters() -> dict[str, Schema]:
@@ -249,6 +283,42 @@ def _parameters() -> dict[str, Schema]:
             },
         },
         "accountOrderBy": order_by(sorted(ACCOUNT_ORDER_FIELDS)),
+        "accountId": {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "description": (
+                "An account of the caller's organization. Any other id (one that never existed, "
+                "another organization's, a deleted one) gets the same 404 (ACC-8, ACC-9)."
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        },
+        "userId": {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "description": "A user of the caller's organization; any other id gets 404.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        },
+        "includeDeleted": {
+            "name": "include_deleted",
+            "in": "query",
+            "description": (
+                "`true`: deleted accounts too, with `deleted_at` (ACC-16), for administrators. "
+                "Anyone else gets the live accounts only (ACC-17; this server filters, a 403 "
+                "is as conformant)."
+            ),
+            "schema": {"type": "boolean", "default": False},
+        },
+        "accountFilter": {
+            "name": "account_id",
+            "in": "query",
+            "description": (
+                "Only the members of this account (USER-4). An id that is no live account of "
+                "the caller's organization lists nobody (USER-5)."
+            ),
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        },
         "userOrderBy": order_by(sorted(USER_ORDER_FIELDS)),
     }
 
@@ -313,6 +383,19 @@ def _responses() -> dict[str, Schema]:
                 "message": "Invalid input",
                 "details": {"name": ["This field is required"]},
             },
+        ),
+        "NotFound": _error_response(
+            "No such resource for the caller's organization: one that never existed, another "
+            "organization's and a deleted one get this same answer (ACC-8, ACC-9, ERR-7).",
+            ref("schemas", "Error"),
+            {"error": "NotFound", "message": "Account not found"},
+        ),
+        "Conflict": _error_response(
+            "The default account cannot be unset or deleted: make another account the "
+            "default first (ACC-20, ACC-21, ERR-6). Nothing changed.",
+            ref("schemas", "Error"),
+            {"error": "Conflict", "message": "This is the organization's default account: "
+             "make another account the default first"},
         ),
         "PayloadTooLarge": _error_response(
             "The request body is over the server's cap (64 KiB on the reference server).",
@@ -447,6 +530,33 @@ def _links() -> dict[str, Schema]:
     }
 
 
+def _account_links() -> dict[str, Schema]:
+    """What a client can do with an account just created or read: read it, change it, delete
+    it (Schemathesis's stateful phase follows these: create -> get -> patch -> delete)."""
+    account = {"path.id": "$response.body#/id"}
+    return {
+        "GetAccount": {"operationId": "getAccount", "parameters": account,
+                       "description": "Read the account by its id (ACC-7)."},
+        "ReplaceAccount": {"operationId": "replaceAccount", "parameters": account,
+                           "description": "Replace the account (ACC-10)."},
+        "UpdateAccount": {"operationId": "updateAccount", "parameters": account,
+                          "description": "Change some of the account's fields (ACC-11)."},
+        "DeleteAccount": {"operationId": "deleteAccount", "parameters": account,
+                          "description": "Delete the account (ACC-14)."},
+        "ListAccountMembers": {"operationId": "listUsers",
+                               "parameters": {"query.account_id": "$response.body#/id"},
+                               "description": "List the account's members (USER-4)."},
+    }
+
+
+def _account_response(description: str, example: Any, links: tuple[str, ...]) -> Schema:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": ref("schemas", "Account"), "example": example}},
+        "links": {name: ref("links", name) for name in links},
+    }
+
+
 def _token_response(description: str, example: dict[str, Any]) -> Schema:
     return {
         "description": description,
@@ -462,7 +572,8 @@ def _token_response(description: str, example: dict[str, Any]) -> Schema:
 
 
 def _list_operation(
-    operation_id: str, summary: str, description: str, tag: str, order: str, item: str, example: Any
+    operation_id: str, summary: str, description: str, tag: str, order: str, item: str,
+    example: Any, extra: tuple[str, ...] = (),
 ) -> Schema:
     return {
         "operationId": operation_id,
@@ -473,6 +584,7 @@ def _list_operation(
             ref("parameters", "page"),
             ref("parameters", "quantity"),
             ref("parameters", order),
+            *(ref("parameters", name) for name in extra),
         ],
         "responses": {
             "200": {
@@ -493,9 +605,14 @@ def _paths() -> dict[str, Schema]:
         "415": ref("responses", "UnsupportedMediaType"),
         "422": ref("responses", "ValidationError"),
     }
-    created = {
-        "description": "The new account, active, in the caller's organization (ACC-2).",
-        "content": {JSON: {"schema": ref("schemas", "Account"), "example": GUIDE_CREATED}},
+    created = _account_response(
+        "The new account, active, in the caller's organization (ACC-2).", GUIDE_CREATED,
+        tuple(_account_links()))
+    one = ref("parameters", "accountId")
+    errors_of_one = {
+        "401": ref("responses", "Unauthorized"),
+        "403": ref("responses", "Forbidden"),
+        "404": ref("responses", "NotFound"),
     }
     return {
         "/authentication/login": {
@@ -554,11 +671,14 @@ def _paths() -> dict[str, Schema]:
             "get": _list_operation(
                 "listAccounts",
                 "List the organization's accounts",
-                "Newest first unless `order_by` says otherwise (ACC-1, LIST-1 to LIST-6).",
+                "Newest first unless `order_by` says otherwise (ACC-1, LIST-1 to LIST-6). "
+                "Deleted accounts are left out unless an administrator asks with "
+                "`include_deleted=true` (ACC-16, ACC-17).",
                 "Accounts",
                 "accountOrderBy",
                 "Account",
                 GUIDE_ACCOUNTS,
+                extra=("includeDeleted",),
             ),
             "post": {
                 "operationId": "createAccount",
@@ -583,16 +703,116 @@ def _paths() -> dict[str, Schema]:
                 },
             },
         },
+        "/accounts/{id}": {
+            "get": {
+                "operationId": "getAccount",
+                "summary": "Get one account",
+                "description": "The account as the list shows it (ACC-7). Needs permission to "
+                "read accounts.",
+                "tags": ["Accounts"],
+                "parameters": [one],
+                "responses": {
+                    "200": _account_response("The account.", GUIDE_ACCOUNTS["results"][0],
+                                             ("UpdateAccount", "DeleteAccount")),
+                    **errors_of_one,
+                },
+            },
+            "put": {
+                "operationId": "replaceAccount",
+                "summary": "Replace an account",
+                "description": (
+                    "Sets `name`, `is_default` and `metadata`; a field left out returns to its "
+                    "create default (ACC-10). Making the account the default demotes the former "
+                    "default in the same write (ACC-19). `created_at` is kept and `updated_at` "
+                    "never moves back (ACC-13). Needs permission to update accounts (ACC-22)."
+                ),
+                "tags": ["Accounts"],
+                "parameters": [one],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": ref("schemas", "AccountReplace"),
+                                       "example": {"name": "Production", "is_default": False,
+                                                   "metadata": {"tier": "gold"}}}},
+                },
+                "responses": {
+                    "200": _account_response("The account as it now is.",
+                                             GUIDE_ACCOUNTS["results"][0], ("DeleteAccount",)),
+                    **body_errors, **errors_of_one,
+                    "409": ref("responses", "Conflict"),
+                },
+            },
+            "patch": {
+                "operationId": "updateAccount",
+                "summary": "Change some of an account's fields",
+                "description": (
+                    "Only the fields sent change (ACC-11); the default rules are PUT's "
+                    "(ACC-19, ACC-20). Needs permission to update accounts (ACC-22)."
+                ),
+                "tags": ["Accounts"],
+                "parameters": [one],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": ref("schemas", "AccountPatch"),
+                               "example": {"name": "Production EU"}},
+                        "application/merge-patch+json": {
+                            "schema": ref("schemas", "AccountPatch")},
+                    },
+                },
+                "responses": {
+                    "200": _account_response("The account as it now is.",
+                                             GUIDE_ACCOUNTS["results"][0], ("DeleteAccount",)),
+                    **body_errors, **errors_of_one,
+                    "409": ref("responses", "Conflict"),
+                },
+            },
+            "delete": {
+                "operationId": "deleteAccount",
+                "summary": "Delete an account (soft)",
+                "description": (
+                    "The account leaves the list and its total (ACC-14) but stays, with "
+                    "`deleted_at`, for administrators (`include_deleted=true`). Its id then "
+                    "gets 404, a repeated DELETE too (ACC-15). The default account is not "
+                    "deleted: 409 (ACC-21). Needs permission to delete accounts (ACC-22)."
+                ),
+                "tags": ["Accounts"],
+                "parameters": [one],
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    **errors_of_one,
+                    "409": ref("responses", "Conflict"),
+                },
+            },
+        },
         "/users": {
             "get": _list_operation(
                 "listUsers",
                 "List the organization's users",
-                "No password, hash or other secret ever appears (USER-1 to USER-3).",
+                "No password, hash or other secret ever appears (USER-1 to USER-3, USER-8). "
+                "With `account_id`, only that account's members (USER-4, USER-5).",
                 "Users",
                 "userOrderBy",
                 "User",
                 EXAMPLE_USERS,
+                extra=("accountFilter",),
             )
+        },
+        "/users/{id}": {
+            "get": {
+                "operationId": "getUser",
+                "summary": "Get one user",
+                "description": "A user of the caller's organization (the profile leaves this "
+                "endpoint free; where it exists, another organization's user is never read: "
+                "USER-9).",
+                "tags": ["Users"],
+                "parameters": [ref("parameters", "userId")],
+                "responses": {
+                    "200": {"description": "The user.",
+                            "content": {JSON: {"schema": ref("schemas", "User"),
+                                               "example": EXAMPLE_USERS["results"][0]}}},
+                    **errors_of_one,
+                },
+            }
         },
         "/.well-known/jwks.json": {
             "get": {
@@ -613,9 +833,11 @@ def _paths() -> dict[str, Schema]:
 
 
 DESCRIPTION = """\
-The DPaaS API as the conformance profile states it: log in with email, password and organization
-slug to get a 15-minute RS256 access token and a rotating refresh token; list and create accounts
-and list users, in paginated lists; one JSON error format.
+The DPaaS API as the conformance profile (version 2) states it: log in with email, password and
+organization slug to get a 15-minute RS256 access token and a rotating refresh token; list,
+create, read, update and (softly) delete accounts, one of them the organization's default; list
+users, all of them or one account's members; paginated lists; one JSON error format. The
+reference server implements the classes CORE, ACCOUNTS and USERS.
 
 To try it: call **login** (the example is the demo server's admin), copy `access_token` from the
 answer, press **Authorize** and paste it. Every list and create call then sends it as
@@ -624,13 +846,27 @@ answer, press **Authorize** and paste it. Every list and create call then sends 
 Every error has the body `{"error": CODE, "message": TEXT}`; a validation error (422) adds
 `details`, naming each bad field with its messages. `401 Unauthorized`, `403 Forbidden` and
 `422 ValidationError` are fixed by the guide; other statuses use the same shape with their own
-codes (`BadRequest`, `NotFound`, `MethodNotAllowed`, `PayloadTooLarge`, `UnsupportedMediaType`,
-`TooManyRequests`, ...). Message texts, id formats and extra fields are free.
+codes (`BadRequest`, `NotFound`, `MethodNotAllowed`, `Conflict`, `PayloadTooLarge`,
+`UnsupportedMediaType`, `TooManyRequests`, ...). Message texts, id formats and extra fields are
+free. An id the caller's organization does not have, whether it never existed, belongs to
+another organization or was deleted, always gets the same 404.
 
 The response schemas are the conformance suite's own. Where the profile leaves a bound free
 (name length, metadata size, unknown fields on create), this document states the reference
 server's choice and says so.
 """
+
+
+def _account_with_deletion(account: Schema) -> Schema:
+    """The suite's account schema, plus the soft delete's marker (the suite leaves its name
+    free, so it is documented here only)."""
+    out = copy.deepcopy(account)
+    out["properties"]["deleted_at"] = {
+        "type": ["string", "null"],
+        "description": "When the account was deleted (ISO 8601, `Z`; ACC-16, SHOULD); null "
+        "while it lives. Only administrators see deleted accounts (`include_deleted=true`).",
+    }
+    return out
 
 
 def build_document() -> dict[str, Any]:
@@ -645,6 +881,8 @@ def build_document() -> dict[str, Any]:
     schemas["AccountList"] = _list_of("Account")
     schemas["UserList"] = _list_of("User")
     schemas.update(_request_schemas())
+    _with_create_properties(schemas)
+    schemas["Account"] = _account_with_deletion(schemas["Account"])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -663,7 +901,7 @@ def build_document() -> dict[str, Any]:
             "schemas": dict(sorted(schemas.items())),
             "parameters": _parameters(),
             "responses": _responses(),
-            "links": _links(),
+            "links": {**_links(), **_account_links()},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",

@@ -5,17 +5,29 @@ A pure function with no I/O so it can be tested (and swapped in `Components`) on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
 ACTION_LIST_ACCOUNTS = "accounts:ListAccounts"
 ACTION_CREATE_ACCOUNT = "accounts:CreateAccount"
+ACTION_GET_ACCOUNT = "accounts:GetAccount"
+ACTION_UPDATE_ACCOUNT = "accounts:UpdateAccount"
+ACTION_DELETE_ACCOUNT = "accounts:DeleteAccount"
+#: seeing deleted accounts (`include_deleted=true`): what makes an *administrator* (R)
+ACTION_LIST_DELETED_ACCOUNTS = "accounts:ListDeletedAccounts"
 ACTION_LIST_USERS = "users:ListUsers"
+ACTION_GET_USER = "users:GetUser"
 
 
 def accounts_resource(organization_id: str) -> str:
     return f"dpaas:org/{organization_id}/accounts"
+
+
+def account_resource(account_id: str) -> Callable[[str], str]:
+    """One account of the caller's organization: the policy is checked before the account is
+    looked up, so a refusal never tells whether the id exists."""
+    return lambda organization_id: f"{accounts_resource(organization_id)}/{account_id}"
 
 
 def users_resource(organization_id: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from dpaas_conformance.library.embedded import ServedApp
 
+from tests import schemathesis_run
 from tests.mutants import background
 from tests.tiny_project import Project
 from tests.tiny_target import Behaviour, tiny_app
@@ -19,6 +20,7 @@ from tests.tiny_target import Behaviour, tiny_app
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(background, "dpaas-mutation-harness")
+    config.pluginmanager.register(schemathesis_run, "dpaas-schemathesis-run")
 
 
 @pytest.fixture

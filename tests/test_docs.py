@@ -117,25 +117,54 @@ def operation(op_id: str) -> str:
     return f"document.querySelector('#operations-{op_id}')"
 
 
-def try_it_out(browser: Chromium, op_id: str) -> tuple[str, str]:
-    """Expand an operation, press "Try it out" then "Execute": the status and body shown."""
+def try_it_out(browser: Chromium, op_id: str, params: dict[str, str] | None = None,
+               body: str | None = None) -> tuple[str, str]:
+    """Expand an operation, press "Try it out", fill in its path parameters and body as a
+    person would (typing), then "Execute": the status and body shown."""
     op = operation(op_id)
     browser.evaluate(f"{op}.querySelector('.opblock-summary-control').click()")
     browser.wait_for(f"{op}.querySelector('.try-out__btn')")
     browser.evaluate(f"{op}.querySelector('.try-out__btn').click()")
     browser.wait_for(f"{op}.querySelector('.execute')")
+    for name, value in (params or {}).items():
+        field = f"{op}.querySelector('tr[data-param-name=\"{name}\"] input')"
+        browser.wait_for(field)
+        browser.evaluate(f"{field}.focus()")
+        browser.type_text(value)
+        browser.evaluate(f"{field}.blur()")  # the page takes a typed value on blur
+    if body is not None:
+        editor = f"{op}.querySelector('textarea.body-param__text')"
+        browser.wait_for(editor)
+        browser.evaluate(f"{editor}.focus(); {editor}.select()")
+        browser.type_text(body)  # replaces the example, as typing over a selection does
+        browser.evaluate(f"{editor}.blur()")
     browser.evaluate(f"{op}.querySelector('.execute').click()")
     response = f"{op}.querySelector('.live-responses-table .response')"
     status = browser.wait_for(f"{response}?.querySelector('.response-col_status').innerText")
-    body = browser.evaluate(f"{response}.querySelector('.response-col_description pre').innerText")
-    return status.strip(), body
+    shown = browser.evaluate(
+        f"{response}.querySelector('.response-col_description pre')?.innerText ?? ''")
+    return status.strip(), shown
+
+
+def authorize(browser: Chromium) -> None:
+    """Log in with the example body, and paste the token into Authorize."""
+    status, body = try_it_out(browser, "Authentication-login")
+    assert status == "200", body
+    token = json.loads(body)["access_token"]
+    browser.evaluate("document.querySelector('.auth-wrapper .authorize').click()")
+    browser.wait_for("document.querySelector('.modal-ux input')")
+    browser.evaluate("document.querySelector('.modal-ux input').focus()")
+    browser.type_text(token)
+    browser.evaluate("document.querySelector('.modal-ux .auth-btn-wrapper .authorize').click()")
+    browser.wait_for("document.querySelector('.modal-ux .btn-done')")
+    browser.evaluate("document.querySelector('.modal-ux .btn-done').click()")
 
 
 def test_the_docs_render_every_operation(
     browser: Chromium, server_url: str, tmp_path: Path
 ) -> None:
     browser.open(f"{server_url}/docs")
-    count = browser.wait_for("document.querySelectorAll('.opblock').length >= 6 && 'rendered'")
+    count = browser.wait_for("document.querySelectorAll('.opblock').length >= 11 && 'rendered'")
     assert count == "rendered"
     ids = browser.evaluate("[...document.querySelectorAll('.opblock')].map(e => e.id)")
     assert ids == [
@@ -143,7 +172,12 @@ def test_the_docs_render_every_operation(
         "operations-Authentication-refresh",
         "operations-Accounts-listAccounts",
         "operations-Accounts-createAccount",
+        "operations-Accounts-getAccount",
+        "operations-Accounts-replaceAccount",
+        "operations-Accounts-updateAccount",
+        "operations-Accounts-deleteAccount",
         "operations-Users-listUsers",
+        "operations-Users-getUser",
         "operations-Keys-getJwks",
     ]
     title = browser.evaluate("document.querySelector('.info .title').textContent")
@@ -159,17 +193,7 @@ def test_try_it_out_logs_in_and_authorize_lists_accounts(
     """The guide's walkthrough in the page: login's example, the token in Authorize, the list."""
     browser.open(f"{server_url}/docs")
     browser.wait_for("document.querySelectorAll('.opblock').length >= 6")
-    status, body = try_it_out(browser, "Authentication-login")
-    assert status == "200", body
-    token = json.loads(body)["access_token"]
-
-    browser.evaluate("document.querySelector('.auth-wrapper .authorize').click()")
-    browser.wait_for("document.querySelector('.modal-ux input')")
-    browser.evaluate("document.querySelector('.modal-ux input').focus()")
-    browser.type_text(token)
-    browser.evaluate("document.querySelector('.modal-ux .auth-btn-wrapper .authorize').click()")
-    browser.wait_for("document.querySelector('.modal-ux .btn-done')")
-    browser.evaluate("document.querySelector('.modal-ux .btn-done').click()")
+    authorize(browser)
 
     status, body = try_it_out(browser, "Accounts-listAccounts")
     assert status == "200", body
@@ -177,4 +201,40 @@ def test_try_it_out_logs_in_and_authorize_lists_accounts(
     assert {"Production", "Development"} <= set(names)
     browser.evaluate(f"{operation('Accounts-listAccounts')}.scrollIntoView()")
     print(f"screenshot after listing: {browser.screenshot(tmp_path / 'listed.png')}")
+    assert not browser.messages, browser.messages
+
+
+def test_try_it_out_gets_patches_and_deletes_an_account(
+    browser: Chromium, server_url: str, tmp_path: Path
+) -> None:
+    """The one-account operations through the page: get an account by its id, change its name,
+    delete it; then its id is gone. (The login, Authorize and create went through the page in
+    the test above; here the token and the account come from the API directly.)"""
+    with httpx.Client(base_url=server_url, timeout=10) as c:
+        tokens = c.post("/authentication/login", json={
+            "email": "user@example.com", "password": "your-password",
+            "organization_slug": "myorg"}).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        account = c.post("/accounts", json={"name": "Made for the docs"}, headers=bearer).json()
+    browser.open(f"{server_url}/docs")
+    browser.wait_for("document.querySelectorAll('.opblock').length >= 11")
+    token = json.dumps(tokens["access_token"])
+    browser.evaluate(f"window.ui.preauthorizeApiKey('bearerAuth', {token})")
+
+    status, body = try_it_out(browser, "Accounts-getAccount", {"id": account["id"]})
+    assert status == "200", body
+    assert json.loads(body) == account
+
+    patch = json.dumps({"name": "Renamed in the docs"})
+    status, body = try_it_out(browser, "Accounts-updateAccount", {"id": account["id"]}, patch)
+    assert status == "200", body
+    assert json.loads(body)["name"] == "Renamed in the docs"
+    browser.evaluate(f"{operation('Accounts-updateAccount')}.scrollIntoView()")
+    print(f"screenshot after the PATCH: {browser.screenshot(tmp_path / 'patched.png')}")
+
+    status, body = try_it_out(browser, "Accounts-deleteAccount", {"id": account["id"]})
+    assert status == "204", body
+    with httpx.Client(base_url=server_url, timeout=10) as c:
+        gone = c.get(f"/accounts/{account['id']}", headers=bearer)
+    assert gone.status_code == 404
     assert not browser.messages, browser.messages

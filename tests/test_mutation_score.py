@@ -15,15 +15,25 @@ import json
 import pytest
 
 from tests.mutants import BASELINE, CORRECT, MUTANT, tables, variants
-from tests.mutants.background import started
-from tests.mutants.runner import Judged, Results, correct_table, mutation_table, problems, run
+from tests.mutants.background import session_baseline, started
+from tests.mutants.runner import (
+    Judged,
+    Results,
+    correct_table,
+    mutation_table,
+    problems,
+    run,
+    with_baseline,
+)
 
 
 @pytest.fixture(scope="session")
 def results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Results:
     background = started(request.config)
-    if background is not None:
-        return background.result()  # started when collection ended (tests/mutants/background.py)
+    if background is not None:  # started when collection ended (tests/mutants/background.py)
+        baseline = session_baseline(request.config)
+        found = background.result()
+        return found if baseline is None else with_baseline(found, baseline)
     if not hasattr(request.config, "workerinput"):
         return run()  # one process: the fixture's own caching runs it once
     # Under xdist the workers' base temp dirs share a parent unique to this test run.

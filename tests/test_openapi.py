@@ -122,7 +122,8 @@ def test_every_operation_is_served(document: dict[str, Any], tmp_path: Path) -> 
         assert r.json() == document
         for path, item in document["paths"].items():
             for method in item:
-                assert c.request(method, path).status_code != 404, f"{method.upper()} {path}"
+                served = path.replace("{id}", "some-id")  # a 401 comes before any lookup
+                assert c.request(method, served).status_code != 404, f"{method.upper()} {path}"
 
 
 def test_not_blank_pattern_is_what_the_server_strips() -> None:

@@ -259,6 +259,38 @@ def test_a_poisoned_record_from_an_old_database_is_served_repaired(tmp_path: Pat
             assert item["metadata"]["\ufffd"] == "x"
 
 
+@settings(
+    max_examples=EXAMPLES // 2,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(raw=_BODY, method=st.sampled_from(["PUT", "PATCH"]))
+def test_any_json_update_is_stored_servable_or_refused_with_a_json_4xx(
+    served: httpx.Client, principals: dict[str, dict[str, str]], raw: str, method: str
+) -> None:
+    """ERR-5 for the writes ACCOUNTS adds: an accepted update reads back, in the account and
+    in every list page (deleted accounts included), for every principal."""
+    h = {**principals["admin"], **JSON_HEADERS}
+    made = served.post("/accounts", json={"name": "Updated by Hypothesis"}, headers=h).json()
+    r = served.request(method, f"/accounts/{made['id']}",
+                       content=raw.encode("utf-8", "surrogatepass"), headers=h)
+    body = strict_json(r.content)
+    event(f"{method} status {r.status_code}")
+    if 400 <= r.status_code < 500:
+        assert isinstance(body["error"], str) and isinstance(body["message"], str), body
+        return
+    assert r.status_code == 200, r.text
+    for headers in principals.values():
+        every_list_page_is_strict(served, headers)
+        read = served.get(f"/accounts/{made['id']}", headers=headers)
+        assert read.status_code == 200 and strict_json(read.content) == body
+    wider = served.get("/accounts", params={"include_deleted": "true", "quantity": 100},
+                       headers=principals["admin"])
+    assert wider.status_code == 200
+    strict_json(wider.content)
+
+
 # ---------------------------------------------------------------- repeated keys (issue 18)
 
 

@@ -13,19 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import dpaas_conformance.account_by_id as by_id
+import dpaas_conformance.account_deletion as deletion
+import dpaas_conformance.account_updates as updates
 import dpaas_conformance.accounts as accounts
 import dpaas_conformance.auth as auth
 import dpaas_conformance.common as common
+import dpaas_conformance.default_account as defaults
 import dpaas_conformance.errors as errors
 import dpaas_conformance.lists as lists
 import dpaas_conformance.users as users
+import dpaas_conformance.users_by_account as by_account
 import httpx
 import jwt
 import pytest
 from dpaas_conformance.library.calls import Actors, Created, Session, Walk
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.outcomes import Inconclusive
-from dpaas_conformance.library.target import Config, Principal, Target
+from dpaas_conformance.library.target import Config, Membership, Principal, Target
 from pytest_bdd.steps import step_function_context_registry
 
 from tests.tiny_target import signing_key
@@ -132,6 +137,30 @@ def logs_in_then(accounts_page: dict[str, Any]) -> ApiClient:
 def walk_of(items: list[dict[str, Any]], resource: str = "accounts", total: int | None = None,
             by: str = "admin") -> Walk:
     return Walk(resource, by, tuple(items), len(items) if total is None else total)
+
+
+def upd(status: int, body: Any, sent: Any, method: str = "PUT", account_id: str = "a1"
+        ) -> httpx.Response:
+    """The answer to an update of one account, with what was sent."""
+    request = httpx.Request(method, f"http://t.test/accounts/{account_id}", json=sent)
+    return httpx.Response(status, json=body, request=request)
+
+
+def reads(account_id: str, body: Any, status: int = 200, **more: Any) -> ApiClient:
+    """A target where GET /accounts/{account_id} answers `body` (plus `more` routes)."""
+    return api({f"GET /accounts/{account_id}": answers(status, body), **more})
+
+
+OTHER = Principal("other", "boss@o.test", "other-password-1", "org-b")
+BOTH = Fresh(lambda: Actors({"admin": Session(ADMIN, token(), "r" * 43, "p" * 43),
+                             "other": Session(OTHER, token(sub="u9"), "o" * 43)}, "admin"))
+MEMBERSHIP = Membership("a1", (ADMIN.email,), (LIMITED.email,))
+TARGET_V2 = Target("http://t.test", Config(principals={"admin": ADMIN, "limited": LIMITED,
+                                                       "other": OTHER}, membership=MEMBERSHIP))
+MINE = (Created("admin", account(1, metadata={"team": "x"})),)
+THEIRS = (Created("other", account(7, org="o2", name="Secret Name")),)
+STAMP = "2001-01-01T00:00:00Z"
+LATER = "2025-09-30T11:00:00Z"
 
 
 CREATED = (Created("admin", account(1, name="m x")), Created("admin", account(2, name="z x")),
@@ -313,6 +342,135 @@ CASES: dict[Callable[..., Any], Case] = {
                          200, text='{"total": 1, "page": 1, "results": [NaN]}',
                          headers={"content-type": "application/json"})})},
         {"target": TARGET}),
+    # --- one account by id (v2)
+    by_id.not_found: Case({"response": error(404, "NotFound")}, {"response": resp(200, account())}),
+    by_id.as_listed: Case({"response": resp(200, account(1))},
+                          {"response": resp(200, account(1, name="renamed"))},
+                          {"api": api({"GET /accounts": answers(200, page([account(1)]))}),
+                           "actors": ACTORS}),
+    by_id.leaks_nothing: Case(
+        {"response": resp(404, {"error": "NotFound", "message": "m", "request_id": "o2o2"})},
+        {"response": resp(404, {"error": "NotFound", "message": "Secret Name is not yours"})},
+        {"created": THEIRS, "name": "other"}),
+    by_id.unchanged: Case({"api": reads("a7", THEIRS[0].account)},
+                          {"api": reads("a7", {**THEIRS[0].account, "name": "changed"})},
+                          {"actors": BOTH, "created": THEIRS, "name": "other"}),
+    by_id.same_answers: Case({"responses": [error(404, "NotFound"), error(404, "NotFound")]},
+                             {"responses": [error(403, "Forbidden"), error(404, "NotFound")]}),
+    # --- updates (v2)
+    updates.shows_sent: Case(
+        {"api": reads("a1", account(1, name="S", metadata={"a": 1}))},
+        {"api": reads("a1", account(1, name="S", metadata={}))},
+        {"actors": ACTORS, "created": MINE,
+         "response": upd(200, account(1), {"name": "S", "metadata": {"a": 1}})}),
+    updates.answered_as_sent: Case({"response": upd(200, account(1, name="S"), {"name": "S"})},
+                                   {"response": upd(200, account(1, name="T"), {"name": "S"})}),
+    updates.back_to_defaults: Case({"api": reads("a1", account(1, metadata={}))},
+                                   {"api": reads("a1", account(1, metadata={"team": "x"}))},
+                                   {"actors": ACTORS, "created": MINE, "meta": "{}"}),
+    updates.only_sent_changed: Case(
+        {"api": reads("a1", account(1, name="S", metadata={"team": "x"}, updated_at=LATER))},
+        {"api": reads("a1", account(1, name="S", metadata={}, updated_at=LATER))},
+        {"actors": ACTORS, "created": MINE,
+         "response": upd(200, account(1), {"name": "S"}, "PATCH")}),
+    updates.metadata_patched: Case(
+        {"api": reads("a1", account(1, metadata={"team": "x", "tier": 2}))},
+        {"api": reads("a1", account(1, metadata={"tier": "2"}))},
+        {"actors": ACTORS, "created": MINE, "meta": '{"tier": 2}'}),
+    updates.not_honoured: Case(
+        {"api": reads("a1", account(1))}, {"api": reads("a1", account(1, created_at=STAMP))},
+        {"actors": ACTORS, "created": MINE, "field": "created_at",
+         "response": upd(200, account(1), {"name": "n", "created_at": STAMP})}),
+    updates.others_cannot_read: Case({"api": reads("a1", {"error": "NotFound", "message": "m"},
+                                                   404)},
+                                      {"api": reads("a1", account(1))},
+                                      {"actors": BOTH, "created": MINE, "name": "admin"}),
+    updates.timestamps_kept: Case({"api": reads("a1", account(1, updated_at=LATER))},
+                                  {"api": reads("a1", account(1, created_at=LATER))},
+                                  {"actors": ACTORS, "created": MINE}),
+    updates.still_readable: Case(
+        {"api": reads("a1", account(1), **{
+            "POST /authentication/login": answers(200, TOKENS),
+            "GET /accounts": answers(200, page([account(1)]))})},
+        {"api": reads("a1", {"error": "InternalError", "message": "m"}, 500, **{
+            "POST /authentication/login": answers(200, TOKENS),
+            "GET /accounts": answers(200, page([account(1)]))})},
+        {"actors": ACTORS, "created": MINE, "target": TARGET}),
+    # --- deletion (v2)
+    deletion.gone_from_list: Case(
+        {"api": api({"GET /accounts": answers(200, page([account(2)], 4))})},
+        {"api": api({"GET /accounts": answers(200, page([account(1), account(2)], 5))})},
+        {"actors": ACTORS, "created": MINE, "accounts_before": 5}),
+    deletion.total_counts_deleted: Case({"walk": walk_of([account(1)], total=6)},
+                                        {"walk": walk_of([account(1)], total=5)},
+                                        {"accounts_before": 5}),
+    deletion.deleted_at: Case(
+        {"walk": walk_of([account(1, deleted_at="2025-09-30T10:00:00Z")])},
+        {"walk": walk_of([account(1, deleted_at="2025-09-30T10:00:00+02:00")])},
+        {"deleted": account(1), "field": "deleted_at"}),
+    deletion.reveals_nothing: Case({"responses": [error(403, "Forbidden")]},
+                                   {"responses": [resp(200, page([account(1)]))]},
+                                   {"deleted": account(1), "name": "admin"}),
+    # --- the default account (v2)
+    defaults.only_default: Case(
+        {"api": api({"GET /accounts": answers(200, page([account(3, is_default=True),
+                                                         account(2)])),
+                     "GET /accounts/a2": answers(200, account(2))})},
+        {"api": api({"GET /accounts": answers(200, page([account(3, is_default=True),
+                                                         account(2, is_default=True)])),
+                     "GET /accounts/a2": answers(200, account(2, is_default=True))})},
+        {"actors": ACTORS, "recorded_default": defaults.Recorded(account(2, is_default=True)),
+         "response": upd(200, account(3, is_default=True), {"is_default": True}, "PATCH",
+                         "a3")}),
+    defaults.none_crashed: Case({"responses": [resp(200), error(409, "Conflict")]},
+                                {"responses": [resp(200), error(500, "InternalError")]}),
+    defaults.at_most_one: Case(
+        {"api": api({"GET /accounts": answers(200, page([account(3, is_default=True)]))})},
+        {"api": api({"GET /accounts": answers(200, page([account(3, is_default=True),
+                                                         account(4, is_default=True)]))})},
+        {"actors": ACTORS}),
+    defaults.exactly_one: Case(
+        {"api": api({"GET /accounts": answers(200, page([account(3, is_default=True)]))})},
+        {"api": api({"GET /accounts": answers(200, page([account(3), account(4)]))})},
+        {"actors": ACTORS, "responses": [resp(200)],
+         "created": (Created("admin", account(3)), Created("admin", account(4)))}),
+    defaults.refusal_changed_nothing: Case(
+        {"api": reads("a3", account(3, is_default=True))},
+        {"api": reads("a3", account(3, is_default=True, name="renamed"))},
+        {"actors": ACTORS, "response": error(409, "Conflict"),
+         "made_default": account(3, is_default=True)}),
+    # --- users by account (v2)
+    by_account.exactly_the_members: Case(
+        {"walk": walk_of([user(1, email=ADMIN.email)], "users")},
+        {"walk": walk_of([user(1, email=ADMIN.email), user(2, email=LIMITED.email)], "users")},
+        {"target": TARGET_V2}),
+    by_account.total_is_members: Case({"walk": walk_of([user(1)], "users", total=1)},
+                                      {"walk": walk_of([user(1)], "users", total=3)}),
+    by_account.none_of_theirs: Case(
+        {"responses": [resp(200, page([]))]},
+        {"responses": [resp(200, page([user(9, org="o2")]))]},
+        {"found_account": account(7, org="o2"), "target": TARGET_V2}),
+    by_account.same_list_or_error: Case(
+        {"responses": [resp(200, page([])), resp(200, page([]))]},
+        {"responses": [error(403, "Forbidden"), resp(200, page([]))]}),
+    by_account.is_timestamp: Case(
+        {"own_users": {"admin": user(1, last_login_at=LATER)}},
+        {"own_users": {"admin": user(1, last_login_at=None)}},
+        {"actors": ACTORS, "field": "last_login_at"}),
+    by_account.typed_fields: Case({"walk": walk_of([user(1)], "users")},
+                                  {"walk": walk_of([user(1, mfa_enabled="false")], "users")}),
+    by_account.filtered_no_secrets: Case(
+        {"walk": walk_of([user(1)], "users")},
+        {"walk": walk_of([user(1, password_digest="$2b$12$" + "a" * 53)], "users")},
+        {"target": TARGET}),
+    by_account.filtered_in_org: Case(
+        {"walk": walk_of([user(2)], "users")}, {"walk": walk_of([user(2, org="o2")], "users")},
+        {"api": api({"GET /users": answers(200, page([user(1, email=ADMIN.email)]))}),
+         "actors": ACTORS, "name": "admin"}),
+    by_account.foreign_user_unread: Case(
+        {"responses": [resp(200, user(1)), error(404, "NotFound")]},
+        {"responses": [resp(200, user(1)), resp(200, user(9, org="o2"))]},
+        {"own_users": {"other": user(9, org="o2", email=OTHER.email)}}),
 }
 
 
@@ -339,6 +497,15 @@ def test_a_then_step_accepts_a_right_answer_and_refuses_a_wrong_one(
     step(**fresh(case.shared), **fresh(case.good))
     with pytest.raises((AssertionError, pytest.fail.Exception)):
         step(**fresh(case.shared), **fresh(case.bad))
+
+
+def test_a_short_foreign_organization_id_is_looked_for_as_a_value_not_inside_text() -> None:
+    """Decimal ids are short: "o2" inside a request id is no leak, "o2" as a value is."""
+    by_id.leaks_nothing(resp(404, {"error": "NotFound", "message": "m", "trace": "xo2x"}),
+                        THEIRS, "other")
+    with pytest.raises(AssertionError, match="organization_id"):
+        by_id.leaks_nothing(resp(404, {"error": "NotFound", "message": "m", "org": "o2"}),
+                            THEIRS, "other")
 
 
 def test_a_descending_walk_is_judged_on_first_sightings() -> None:

@@ -224,6 +224,7 @@ def test_the_header_names_the_target_config_principals_mode_and_keyed_checks(
         f"DPaaS target: {project.url}",
         "DPaaS config: *dpaas.toml",
         "DPaaS principals: admin (missing: limited, other; their scenarios are not run)",
+        "DPaaS classes claimed: CORE (the others' scenarios are not run)",
         "DPaaS strict mode: on",
         "DPaaS keyed checks: off (no [[]keys] signing_key*",
     ])
@@ -244,7 +245,7 @@ def test_junit_carries_level_requirements_and_outcome(
              for name, case in cases.items()}
     must = props["test_logging_in_returns_a_bearer_token"]
     assert must == {"dpaas_level": "must", "dpaas_requirements": "AUTH-1",
-                    "dpaas_outcome": "must failed"}
+                    "dpaas_class": "CORE", "dpaas_outcome": "must failed"}
     assert cases["test_logging_in_returns_a_bearer_token"].find("failure") is not None
     should = cases["test_a_login_response_is_never_cached"]
     assert props["test_a_login_response_is_never_cached"]["dpaas_outcome"] == "should warned"

@@ -45,7 +45,12 @@ INDEX: dict[str, Any] = {
         "refresh": "POST /authentication/refresh",
         "list_accounts": "GET /accounts",
         "create_account": "POST /accounts",
+        "get_account": "GET /accounts/{id}",
+        "replace_account": "PUT /accounts/{id}",
+        "update_account": "PATCH /accounts/{id}",
+        "delete_account": "DELETE /accounts/{id}",
         "list_users": "GET /users",
+        "get_user": "GET /users/{id}",
     },
 }
 

@@ -3,13 +3,15 @@
 `Store` is the only way in. It owns both TinyDB files through one thread (`core.py`, `thread.py`);
 TinyDB's own `Storage` interface is the boundary to the disk (`durable.py`: a snapshot and a
 journal). Each resource's documents, indexes and queries are a module of their own: accounts
-(`accounts.py`), organizations and users (`users.py`), refresh-token records
+(`accounts.py`), organizations, users and memberships (`users.py`), refresh-token records
 (`refresh_records.py`). Every account and user query takes the caller's organization and sees
 only that organization's rows.
 
 The seams tests may substitute to build a variant (never anything else):
 - the public async methods;
 - `tenant_rows`, the tenant filter of every list (it runs on the store thread);
+- `find_account`, the one function that says whether an account id is the caller's to touch
+  (missing, foreign and deleted ids are all absent to it; it runs on the store thread);
 - the projections `account_fields` and `user_fields`, what a list shows of each row;
 - `new_account_id`, how account ids are made (their format is a free choice).
 """
@@ -18,7 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .accounts import ACCOUNT_FIELDS, ACCOUNT_ORDER_FIELDS, AccountIndexes, AccountQueries
+from .accounts import (
+    ACCOUNT_FIELDS,
+    ACCOUNT_ORDER_FIELDS,
+    AccountIndexes,
+    AccountQueries,
+    AccountWrite,
+)
 from .core import MAIN_DB, TOKENS_DB, isoformat
 from .refresh_records import RefreshTokenQueries, RotationResult
 from .users import USER_FIELDS, USER_ORDER_FIELDS, UserIndexes, UserQueries
@@ -30,6 +38,7 @@ __all__ = [
     "TOKENS_DB",
     "USER_FIELDS",
     "USER_ORDER_FIELDS",
+    "AccountWrite",
     "RotationResult",
     "Store",
     "isoformat",
@@ -40,6 +49,9 @@ class Store(AccountQueries, UserQueries, RefreshTokenQueries):
     """The single owner of the data: accounts, organizations and users, refresh tokens."""
 
     main_indexes = (AccountIndexes, UserIndexes)
+
+    def _account_is_live_sync(self, organization_id: str, account_id: str) -> bool:
+        return AccountQueries._account_is_live_sync(self, organization_id, account_id)
 
     def _active_user_sync(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
         return self._get_active_user_sync(user_id, organization_id)

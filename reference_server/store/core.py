@@ -189,13 +189,14 @@ class StoreCore:
         return await self._run(lambda: len(self._table("organizations")) == 0)
 
     async def seed_if_empty(self, data: Mapping[str, list[dict[str, Any]]]) -> bool:
-        """Insert organizations/users/accounts (one write) if there are no organizations yet."""
+        """Insert organizations, users, accounts and memberships (one write) if there are no
+        organizations yet."""
         return await self._run(self._seed_sync, data)
 
     def _seed_sync(self, data: Mapping[str, list[dict[str, Any]]]) -> bool:
         if len(self._table("organizations")):
             return False
-        for table in ("organizations", "users", "accounts"):
+        for table in ("organizations", "users", "accounts", "memberships"):
             self._table(table).insert_multiple(clone(row) for row in data.get(table, []))
         return True
 

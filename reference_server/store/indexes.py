@@ -86,15 +86,28 @@ class Rows:
 
 
 class Listing:
-    """A listable table: per organization, one `Ordering` per sort field."""
+    """A listable table: per organization, one `Ordering` per sort field.
 
-    def __init__(self, name: str, fields: Iterable[str], tenant: str = "organization_id") -> None:
+    `where` keeps only the documents a list shows (live accounts, say): one that stops matching
+    leaves the listing as if removed, one that starts matching joins it as if inserted.
+    """
+
+    def __init__(
+        self, name: str, fields: Iterable[str], tenant: str = "organization_id",
+        where: Callable[[Doc], bool] | None = None,
+    ) -> None:
         self.name = name
         self.fields = tuple(fields)
         self._tenant = tenant
+        self._where = where
         self._by_tenant: dict[Any, dict[str, Ordering]] = {}
 
     def change(self, doc_id: int, before: Doc | None, after: Doc | None) -> None:
+        if self._where is not None:
+            before = before if before is not None and self._where(before) else None
+            after = after if after is not None and self._where(after) else None
+            if before is None and after is None:
+                return
         old = None if before is None else _hashable(before.get(self._tenant))
         new = None if after is None else _hashable(after.get(self._tenant))
         moved = before is None or after is None or old != new

@@ -1,7 +1,11 @@
-"""Organizations and their users: the documents, the indexes a login and a list use, the queries.
+"""Organizations, their users and the accounts each user is a member of: documents, indexes,
+queries.
 
 A user record holds its password hash; nothing here hands one out except `find_login_user`,
-which the login needs to verify a password.
+which the login needs to verify a password. A membership is one document {account_id, user_id,
+organization_id}; `GET /users?account_id=X` lists the members of X, and only when X is a live
+account of the caller's organization (otherwise nobody: the same empty page for a foreign, a
+deleted and a never-existing id).
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from typing import Any
 from ..pagination import ListParams, Page
 from .core import StoreCore, isoformat
 from .durable import Database, clone
-from .indexes import KeyIndex, Listing
+from .indexes import KeyIndex, Listing, sort_key
 
 TABLE = "users"
 ORGANIZATIONS = "organizations"
+MEMBERSHIPS = "memberships"
 USER_FIELDS = (
     "id",
     "email",
@@ -38,6 +43,8 @@ class UserIndexes:
         self.by_id = KeyIndex(lambda d: d.get("id"))
         self.by_login = KeyIndex(lambda d: (d.get("organization_id"), d.get("email")))
         self.listing = Listing(TABLE, sorted(USER_ORDER_FIELDS))
+        self.members = KeyIndex(lambda d: d.get("account_id"))
+        db.durable.listen(MEMBERSHIPS, self.members.change)
         db.durable.listen(ORGANIZATIONS, self.orgs_by_slug.change)
         db.durable.listen(TABLE, self.by_id.change)
         db.durable.listen(TABLE, self.by_login.change)
@@ -98,3 +105,47 @@ class UserQueries(StoreCore):
             self._list_sync, TABLE, self._users.listing, organization_id, params,
             self.user_fields,
         )
+
+    async def list_members(
+        self, organization_id: str, account_id: str, params: ListParams
+    ) -> Page:
+        """One page of the users who are members of `account_id`, a live account of
+        `organization_id`; for any other id, an empty list (public fields only).
+
+        The members of one account are few next to the organization: they are sorted per
+        request, so the cost grows with the account's members, never with the accounts.
+        """
+        return await self._run(self._members_sync, organization_id, account_id, params)
+
+    def _members_sync(self, organization_id: str, account_id: str, params: ListParams) -> Page:
+        if not self._account_is_live_sync(organization_id, account_id):
+            return Page(total=0, results=[])
+        users: dict[int, dict[str, Any]] = {}
+        for membership_id in self._users.members.ids(account_id):
+            membership = self._doc(MEMBERSHIPS, membership_id) or {}
+            for doc_id in self._users.by_id.ids(membership.get("user_id")):
+                user = self._doc(TABLE, doc_id)
+                if user is not None and user.get("organization_id") == organization_id:
+                    users[doc_id] = user
+        ordered = sorted(users, key=lambda i: (sort_key(users[i].get(params.order_field)), i))
+        if params.descending:
+            ordered.reverse()
+        chosen = ordered[params.offset:params.offset + params.quantity]
+        return Page(total=len(ordered),
+                    results=[{f: clone(users[i].get(f)) for f in self.user_fields}
+                             for i in chosen])
+
+    def _account_is_live_sync(self, organization_id: str, account_id: str) -> bool:
+        """Whether `account_id` is a live account of the organization (the accounts' part)."""
+        raise NotImplementedError
+
+    async def get_user(self, organization_id: str, user_id: str) -> dict[str, Any] | None:
+        """The user `user_id` of `organization_id` (public fields), else None."""
+        return await self._run(self._get_user_sync, organization_id, user_id)
+
+    def _get_user_sync(self, organization_id: str, user_id: str) -> dict[str, Any] | None:
+        for doc_id in self._users.by_id.ids(user_id):
+            user = self._doc(TABLE, doc_id)
+            if user is not None and user.get("organization_id") == organization_id:
+                return {f: clone(user.get(f)) for f in self.user_fields}
+        return None

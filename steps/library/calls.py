@@ -44,8 +44,10 @@ MAX_QUANTITY = 100
 LOGIN = "/authentication/login"
 REFRESH = "/authentication/refresh"
 TOKEN_KEYS = ("access_token", "refresh_token")
-#: What a walk keeps of each item: every field a check of a walk reads.
-KEPT = ("id", "organization_id", "email", "name", "created_at", "updated_at")
+#: What a walk keeps of each item: every field a check of a walk reads (USER-7 reads the types
+#: of a user's status fields and metadata, USER-6 its last login, ACC-16 a deleted marker).
+KEPT = ("id", "organization_id", "email", "name", "created_at", "updated_at", "is_active",
+        "is_verified", "mfa_enabled", "metadata", "last_login_at", "is_default", "deleted_at")
 
 
 def unique_name(prefix: str = "") -> str:
@@ -200,34 +202,38 @@ def page_body(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def kept(item: Any) -> Any:
-    """What a walk keeps of an item (see KEPT)."""
+def kept(item: Any, fields: tuple[str, ...] | None = KEPT) -> Any:
+    """What a walk keeps of an item (see KEPT; None: all of it)."""
     if isinstance(item, Mapping):
-        return {k: item[k] for k in KEPT if k in item}
+        return {k: item[k] for k in (item if fields is None else fields) if k in item}
     return item if not isinstance(item, str) else item[:200]
 
 
 def walk(
     api: ApiClient, session: Session, resource: str, order: str | None = None,
-    quantity: int | None = None,
+    quantity: int | None = None, params: Mapping[str, Any] | None = None,
+    fields: tuple[str, ...] | None = KEPT,
 ) -> Walk:
     """Every page of a list, in pages of `quantity` (default: about a third of the total).
 
     Stops on a short page, or when the total says no page follows: a walk never asks for a page
     past the end, whose answer is a separate (SHOULD) requirement. Stops too at a full page that
-    brings nothing new, and after MAX_PAGES: the checks then judge what was seen.
+    brings nothing new, and after MAX_PAGES: the checks then judge what was seen. `params`
+    filter the list (`account_id`, `include_deleted`); `fields` are what is kept of each item
+    (None: all of it).
     """
-    first = page_body(list_page(api, session, resource, {"quantity": 1}))["total"]
+    params = dict(params or {})
+    first = page_body(list_page(api, session, resource, {**params, "quantity": 1}))["total"]
     if quantity is None:
         quantity = min(MAX_QUANTITY, max(1, math.ceil(first / 3)))
     seen: list[Any] = []
     ids: set[Any] = set()
     stale = 0
     for page in range(1, MAX_PAGES + 1):
-        params: dict[str, Any] = {"page": page, "quantity": quantity}
+        query: dict[str, Any] = {**params, "page": page, "quantity": quantity}
         if order:
-            params["order_by"] = order
-        body = page_body(list_page(api, session, resource, params))
+            query["order_by"] = order
+        body = page_body(list_page(api, session, resource, query))
         if body["page"] != page:
             raise call_failure("LIST-1", f"asked for page {page}, the body says page "
                                          f"{body['page']}")
@@ -235,7 +241,7 @@ def walk(
             raise call_failure("LIST-2", f"page {page} holds {len(body['results'])} items, "
                                          f"more than quantity={quantity}")
         stale = 0 if _new_ids(body["results"], ids) else stale + 1
-        seen.extend(kept(item) for item in body["results"])
+        seen.extend(kept(item, fields) for item in body["results"])
         if (len(body["results"]) < quantity or page * quantity >= body["total"]
                 or stale >= STALE_PAGES):
             break

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from dpaas_conformance.library import limits
+from dpaas_conformance.library import classes, limits, turns
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.embedded import ManualClock, ServedApp
 from dpaas_conformance.library.run import CLIENT, TARGET, run_of
+from dpaas_conformance.library.scenario import identity
 from dpaas_conformance.library.startup import resolve_config
 from dpaas_conformance.library.target import ConfigError, Target
 
@@ -45,7 +46,11 @@ def target(
 
     clock = ManualClock()
     data_dir = tmp_path_factory.mktemp(f"dpaas-{dpaas_variant or 'reference'}")
-    settings = Settings(data_dir=data_dir, demo=True, clock=clock)
+    # Fast test-only argon2 parameters (the server refuses them without the switch): the
+    # scenarios log in some four hundred times, and how a password is hashed is the server's
+    # own tests' business (tests/test_server_*), not the conformance verdict's.
+    settings = Settings(data_dir=data_dir, demo=True, clock=clock, argon2_time_cost=1,
+                        argon2_memory_cost=8, allow_weak_password_hashing=True)
     make_app = create_app if dpaas_variant is None else run.variants[dpaas_variant].make_app
     with ServedApp(lambda: make_app(settings)) as url:
         # The suite holds the embedded server's key, as a config's [keys] would give it.
@@ -62,3 +67,22 @@ def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
     client.close()
     if target.clock is not None:
         target.clock.reset()  # a scenario that moved time moves it back
+
+
+@pytest.fixture
+def dpaas_scenario(
+    request: pytest.FixtureRequest, target: Target, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """What every scenario needs before its first step: its class claimed by the target, else not
+    run; and its turn, exclusive for the scenarios that delete accounts or change the default
+    account, when xdist workers share one target."""
+    found = identity(request.node)
+    if found is None:
+        yield
+        return
+    if found.cls not in target.config.classes:
+        pytest.skip(classes.not_run_reason(found.cls, target.config.source))
+    shared = target.clock is None and hasattr(request.config, "workerinput")
+    lock = tmp_path_factory.getbasetemp().parent / turns.LOCK_NAME if shared else None
+    with turns.turn(lock, exclusive=turns.alone(found.requirements)):
+        yield

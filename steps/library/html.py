@@ -83,7 +83,7 @@ def verdict_html(verdict: Verdict) -> str:
     rows = "".join(
         "<tr>" + f"<td>{escape(area)}</td>" + "".join(f"<td>{counts[c]}</td>" for c in columns)
         + "</tr>"
-        for area, counts in verdict.counts().items()
+        for area, counts in verdict.every_count().items()
     )
     lines = "".join(f"<li>{escape(line)}</li>" for line in verdict.summary())
     return (

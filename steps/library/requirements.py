@@ -34,6 +34,13 @@ class Requirement:
     def area(self) -> str:
         return AREAS[self.id.split("-")[0]]
 
+    @property
+    def classes(self) -> frozenset[str]:
+        """The conformance classes this id belongs to (v2; see `classes`)."""
+        from dpaas_conformance.library.classes import classes_of  # v2 classes: call site
+
+        return classes_of(self.id)
+
     def rule(self, level: str) -> str:
         return self.rules.get(level) or next(iter(self.rules.values()))
 
@@ -118,6 +125,60 @@ REQUIREMENTS: dict[str, Requirement] = {
            must="an account has id, name, organization_id, is_default, is_active, created_at and "
                 "updated_at, timestamps ISO 8601 in UTC",
            should="an account has a metadata object and timestamps end in Z"),
+        _r("ACC-7", "R accounts",
+           must="GET /accounts/{id} answers 200 with the account, the same as in the list"),
+        _r("ACC-8", "B RFC 9110 15.5.5",
+           must="GET, PUT, PATCH or DELETE of an id the caller's organization does not have "
+                "gives 404 with a JSON error and message",
+           should="that 404's error is NotFound"),
+        _r("ACC-9", "R organizations, B OWASP API1, CWE-639, CWE-204",
+           must="another organization's id never succeeds on GET, PUT, PATCH or DELETE, the "
+                "answer carries no field of it, and its owner reads it unchanged",
+           should="another organization's id gets exactly the answer of a never-existing id: "
+                  "status, error and header names"),
+        _r("ACC-10", "R conventions, B RFC 9110 9.3.4",
+           must="PUT needs a string name (else 422 naming it), stores is_default and metadata as "
+                "sent, answers 2xx, and a later GET shows the new values",
+           should="PUT answers 200 with the updated account, and a left-out optional field "
+                  "returns to its create default (metadata {}, is_default false)"),
+        _r("ACC-11", "R conventions",
+           must="PATCH changes only the top-level fields sent; name null or a wrongly typed "
+                "field gives 422 naming it"),
+        _r("ACC-12", "B OWASP API3",
+           must="PUT or PATCH cannot set id, organization_id, created_at, updated_at or "
+                "deleted_at, and cannot move an account to another organization"),
+        _r("ACC-13", "R conventions",
+           must="an accepted update keeps created_at and never moves updated_at backwards"),
+        _r("ACC-14", "R conventions",
+           must="DELETE answers 2xx; the account leaves the default list and its total drops",
+           should="DELETE answers 204"),
+        _r("ACC-15", "inferred from R", should="after a delete, GET, PUT and PATCH give 404"),
+        _r("ACC-16", "R conventions",
+           must="include_deleted=true by the administrator lists deleted accounts too, counts "
+                "them in total and keeps LIST-1 to LIST-4",
+           should="a deleted account carries deleted_at, ISO 8601 ending in Z"),
+        _r("ACC-17", "R conventions",
+           must="include_deleted=true from a non-administrator never reveals a deleted account"),
+        _r("ACC-18", "inferred",
+           must="an organization never has two live accounts reading is_default true"),
+        _r("ACC-19", "inferred, S step 3",
+           must="an account created or updated with is_default true becomes the default and "
+                "the former default reads false",
+           should="after several simultaneous make-default requests exactly one default "
+                  "remains"),
+        _r("ACC-20", "inferred, B RFC 9110 15.5.10",
+           must="a refused unset of the default is a 4xx JSON error that changes nothing",
+           should="is_default false on the current default is refused with 409 Conflict"),
+        _r("ACC-21", "inferred, B RFC 9110 15.5.10",
+           must="deleting the current default never answers 5xx; a refusal is a 4xx JSON error "
+                "that changes nothing, and at most one default remains",
+           should="deleting the current default is refused with 409 Conflict"),
+        _r("ACC-22", "S error handling, B OWASP API5",
+           must="a principal without the right gets 403 Forbidden on PUT, PATCH and DELETE, and "
+                "the account stays as it was"),
+        _r("ACC-23", "profile decision",
+           free="unique names, restoring deleted accounts, a writable is_active and other "
+                "include_deleted values are the target's choice"),
         _r("USER-1", "S common patterns, R users",
            must="/users is a list; each user has id, email, organization_id, created_at, "
                 "updated_at",
@@ -126,6 +187,22 @@ REQUIREMENTS: dict[str, Requirement] = {
         _r("USER-2", "B OWASP API3", must="no password, hash or secret appears in any response"),
         _r("USER-3", "R users, B OWASP API1",
            must="only users of the caller's organization are listed"),
+        _r("USER-4", "R users",
+           must="GET /users?account_id=X lists exactly X's members, total counting only them, "
+                "and pages walk that set once"),
+        _r("USER-5", "B OWASP API1",
+           must="another organization's account_id lists none of that organization's users",
+           should="another organization's account_id gets the same answer as a never-existing "
+                  "one"),
+        _r("USER-6", "R users", must="once a user has logged in, its last_login_at is a timestamp"),
+        _r("USER-7", "R users",
+           should="is_active, is_verified and mfa_enabled are booleans, metadata an object, "
+                  "last_login_at a string or null"),
+        _r("USER-8", "B OWASP API1/API3",
+           must="no secret and no other organization's user appears under any filter"),
+        _r("USER-9", "inferred from R's URLs, B OWASP API1",
+           must="where GET /users/{id} reads the caller's own users, it never answers 200 for "
+                "another organization's user"),
         _r("ERR-0", "S error handling",
            must="401, 403 and 422 bodies are {error, message} (422 adds details) with error "
                 "Unauthorized, Forbidden, ValidationError"),
@@ -139,8 +216,15 @@ REQUIREMENTS: dict[str, Requirement] = {
            must="every JSON response body is valid JSON: no NaN or Infinity, no lone surrogate "
                 "escapes; a request carrying them gets a 4xx or is stored so it reads back valid"),
         _r("ERR-5", "B OWASP API4",
-           must="nothing a write accepts can break a later read: after any accepted create, "
-                "every list page still answers 200 with valid JSON for every principal"),
+           must="nothing a write accepts can break a later read: after any accepted create (and, "
+                "with ACCOUNTS, any accepted PUT or PATCH), every list page and every get still "
+                "answers 200 with valid JSON for every principal"),
+        _r("ERR-6", "B RFC 9110 15.5.10",
+           should="a conflict with the resource's state (the default account) is 409 Conflict "
+                  "in the same error shape"),
+        _r("ERR-7", "B RFC 9110, OWASP API1",
+           must="every 404 for a missing, foreign or deleted id is a JSON error with error and "
+                "message, and none of these cases answers 5xx"),
         _r("ERR-3", "profile decision",
            free="message wording, id format and extra fields in any object are the target's "
                 "choice"),

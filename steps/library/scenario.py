@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from dpaas_conformance.library import classes
 from dpaas_conformance.library.requirements import MUST, SHOULD
 from pytest_bdd.feature import get_features
 from pytest_bdd.scenario import scenario_wrapper_template_registry
@@ -27,6 +28,7 @@ class Identity:
     scenario: str  # the node id without the variant: the same scenario against every variant
     name: str | None  # the scenario's name as its feature file writes it
     variant: str | None = None
+    cls: str = classes.CORE  # its conformance class, from its ids (see `classes`)
 
 
 def marks(item: pytest.Item | Any) -> tuple[str | None, list[str]]:
@@ -64,7 +66,17 @@ def identity(item: pytest.Item) -> Identity | None:
     if variant is not None:
         tag = f"@{variant}"
         scenario = scenario.replace(f"[{tag}]", "").replace(f"-{tag}", "").replace(f"{tag}-", "")
-    return Identity(item.nodeid, level, tuple(ids), scenario, name_of(item), variant)
+    return Identity(item.nodeid, level, tuple(ids), scenario, name_of(item), variant,
+                    class_of(item, ids))
+
+
+def class_of(item: pytest.Item | Any, ids: Iterable[str]) -> str:
+    """The scenario's conformance class; ids that name none (or several) are the suite's own
+    mistake in a feature file, a usage error."""
+    try:
+        return classes.scenario_class(ids)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{getattr(item, 'nodeid', item)}: {exc}") from exc
 
 
 def catalogue(directories: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -37,6 +37,8 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> bool | None:
         pytest.mark.level(tag)(function)
         # Every scenario uses the target, so embedded variants can parametrize it.
         pytest.mark.usefixtures("target")(function)
+        # Its class claimed, else not run; its turn, alone for those that must run alone.
+        pytest.mark.usefixtures("dpaas_scenario")(function)
         return True
     if REQUIREMENT_TAG.match(tag):
         pytest.mark.requirement(tag)(function)
@@ -78,6 +80,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if found is not None:
             item.user_properties.append(("dpaas_level", found.level))
             item.user_properties.append(("dpaas_requirements", " ".join(found.requirements)))
+            item.user_properties.append(("dpaas_class", found.cls))
             if found.variant:
                 item.user_properties.append(("dpaas_variant", found.variant))
         if found is None:

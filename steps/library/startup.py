@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dpaas_conformance.library import expectations, limits, ordering
+from dpaas_conformance.library import classes, expectations, limits, ordering
 from dpaas_conformance.library.embedded import ManualClock
+from dpaas_conformance.library.membership import check_membership
 from dpaas_conformance.library.options import Options
 from dpaas_conformance.library.paths import FEATURES_DIR
 from dpaas_conformance.library.preflight import PreflightError, check_target
@@ -88,6 +89,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         loaded = resolve_config(run.options)
         if run.options.base_url:
             check_target(run.options.base_url, loaded, limits.from_config(config))
+            check_membership(run.options.base_url, loaded, limits.from_config(config))
         run.config = loaded
     except (ConfigError, PreflightError) as exc:
         stop(config, str(exc))
@@ -97,6 +99,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             verdict.expectations = run.expectations
             if run.variants is None:
                 verdict.catalogue, verdict.unselected = run.catalogue, unselected(run)
+            if run.config is not None:  # what the target claims, and what the features hold
+                verdict.claimed = run.config.classes
+                verdict.known_classes = frozenset(
+                    classes.scenario_class(ids) for ids in run.catalogue.values())
 
 
 def stop(config: pytest.Config, problem: str) -> None:
@@ -130,6 +136,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"DPaaS config: {source}",
         f"DPaaS principals: {', '.join(present)}"
         + (f" (missing: {', '.join(missing)}; their scenarios are not run)" if missing else ""),
+        f"DPaaS classes claimed: {', '.join(classes.in_order(loaded.classes))}"
+        + (" (the others' scenarios are not run)" if loaded.classes != set(classes.CLASSES)
+           else ""),
         f"DPaaS strict mode: {'on' if run.options.strict else 'off'}",
         f"DPaaS keyed checks: {keyed}",
     ] + ([f"DPaaS expected failures: {len(expected.entries)} entries in {expected.source}"]

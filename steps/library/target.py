@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dpaas_conformance.library import classes
 from dpaas_conformance.library.masking import secret
 
 PRINCIPAL_NAMES = ("admin", "limited", "other")
@@ -46,12 +47,26 @@ class Principal:
         }
 
 
+@dataclass(frozen=True)
+class Membership:
+    """`[fixtures.membership]`: an account of the admin's organization and who is in it (USER-4)."""
+
+    account_id: str
+    members: tuple[str, ...]
+    non_members: tuple[str, ...] = ()
+
+
 @dataclass
 class Config:
     principals: dict[str, Principal] = field(default_factory=dict)
     signing_key: Path | None = None
     signing_kid: str | None = None
     source: str = BUILT_IN
+    # v2 classes: call site (see `classes`): what the target claims, and the USERS fixture
+    classes: frozenset[str] = classes.DEFAULT_CLAIM
+    membership: Membership | None = None
+    hmac_skew_seconds: float | None = None  # SERVICE, read for the scenarios that will use it
+    extra_tables: dict[str, Any] = field(default_factory=dict)  # [paths], [service_keys]
 
 
 def config_path(option: str | None) -> Path | None:
@@ -67,9 +82,11 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"cannot read the DPaaS config {path}: {exc.strerror}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the DPaaS config {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"principals", "keys"}
+    known = {"principals", "keys", *V2_TABLES}
+    unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"{path}: unknown tables {sorted(unknown)}; expected principals, keys")
+        raise ConfigError(f"{path}: unknown tables {sorted(unknown)}; expected "
+                          f"{', '.join(sorted(known))}")
     principals = data.get("principals", {})
     if not isinstance(principals, dict):
         raise ConfigError(f"{path}: [principals] must hold one table per principal")
@@ -90,7 +107,66 @@ def load_config(path: Path) -> Config:
         if not config.signing_key.is_file():
             raise ConfigError(f"{path}: [keys] signing_key {config.signing_key} does not exist")
     config.signing_kid = keys.get("kid")
+    _load_v2(path, data, config)  # v2 classes: call site
     return config
+
+
+V2_TABLES = ("target", "fixtures", "paths", "service_keys")
+
+
+def _load_v2(path: Path, data: dict[str, Any], config: Config) -> None:
+    """`[target]` (the classes claimed), `[fixtures.membership]`, and the SERVICE tables."""
+    for name in V2_TABLES:
+        if not isinstance(data.get(name, {}), dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
+    target = data.get("target", {})
+    unknown = set(target) - {"classes", "hmac_skew_seconds"}
+    if unknown:
+        raise ConfigError(f"{path}: [target] has unknown keys {sorted(unknown)}; expected "
+                          "classes, hmac_skew_seconds")
+    if "classes" in target:
+        try:
+            config.classes = classes.parse_classes(target["classes"], str(path))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+    skew = target.get("hmac_skew_seconds")
+    if skew is not None:
+        if isinstance(skew, bool) or not isinstance(skew, int | float) or skew <= 0:
+            raise ConfigError(f"{path}: [target] hmac_skew_seconds must be a positive number")
+        config.hmac_skew_seconds = float(skew)
+    fixtures = data.get("fixtures", {})
+    unknown = set(fixtures) - {"membership"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown fixtures {sorted(unknown)}; expected membership")
+    if "membership" in fixtures:
+        config.membership = _membership(path, fixtures["membership"])
+    config.extra_tables = {n: data[n] for n in ("paths", "service_keys") if n in data}
+
+
+def _membership(path: Path, table: Any) -> Membership:
+    where = f"{path}: [fixtures.membership]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(table) - {"account_id", "members", "non_members"}
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
+    account_id = table.get("account_id")
+    if not isinstance(account_id, str) or not account_id:
+        raise ConfigError(f"{where} needs account_id, the id of an account of the admin's "
+                          "organization (a string)")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("members", "non_members"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of email addresses")
+        lists[key] = tuple(value)
+    if not lists["members"]:
+        raise ConfigError(f"{where} needs at least one member (an email address)")
+    both = {m.casefold() for m in lists["members"]} & {
+        m.casefold() for m in lists["non_members"]}
+    if both:
+        raise ConfigError(f"{where}: {sorted(both)} cannot be both a member and a non-member")
+    return Membership(account_id, lists["members"], lists["non_members"])
 
 
 def _check_organizations(path: Path, principals: dict[str, Principal]) -> None:
@@ -121,13 +197,18 @@ def _principal(path: Path, name: str, table: Any) -> Principal:
 
 def builtin_config() -> Config:
     """The principals the reference server seeds in a fresh database."""
-    from reference_server.demo import DEMO_PRINCIPALS
+    from reference_server.demo import DEMO_ACCOUNT_IDS, DEMO_PRINCIPALS
 
     return Config(
         principals={
             name: Principal(name, p.email, p.password, p.organization_slug)
             for name, p in DEMO_PRINCIPALS.items()
-        }
+        },
+        # v2 classes: call site; the reference server implements CORE, ACCOUNTS and USERS
+        classes=frozenset({classes.CORE, classes.ACCOUNTS, classes.USERS}),
+        membership=Membership(DEMO_ACCOUNT_IDS[("myorg", "Development")],
+                              (DEMO_PRINCIPALS["admin"].email,),
+                              (DEMO_PRINCIPALS["limited"].email,)),
     )
 
 
@@ -148,6 +229,16 @@ class Target:
                 f"({self.config.source})"
             )
             raise  # unreachable; pytest.skip raises
+
+    @property
+    def membership(self) -> Membership:
+        """The membership fixture; a scenario that needs it is not run without it."""
+        if self.config.membership is None:
+            pytest.skip(
+                "not run: needs [fixtures.membership] (an account of the admin's organization, "
+                f"its members and some non-members) in the DPaaS config ({self.config.source})"
+            )
+        return self.config.membership
 
     @property
     def passwords(self) -> tuple[str, ...]:

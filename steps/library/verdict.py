@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dpaas_conformance.library import classes
+from dpaas_conformance.library.classes import (
+    CONFORMANT,
+    NOT_CONFORMANT,
+    NOT_SELECTED,
+    VERDICT_INCONCLUSIVE,
+)
 from dpaas_conformance.library.expectations import (
     FAILED_AS_EXPECTED,
     NOT_CHECKED,
@@ -47,9 +54,6 @@ from dpaas_conformance.library.requirements import AREAS, MUST, SHOULD
 from dpaas_conformance.library.results import Failure, ScenarioResult
 from dpaas_conformance.library.scenario import Identity
 
-CONFORMANT = "CONFORMANT"
-NOT_CONFORMANT = "NOT CONFORMANT"
-VERDICT_INCONCLUSIVE = "INCONCLUSIVE"
 EXIT_STATUS = {CONFORMANT: 0, NOT_CONFORMANT: 1, VERDICT_INCONCLUSIVE: 4}
 SHOWN_REASONS = 10
 SHOWN_IDS = 8  # per reason, in the terminal; the JSON report lists every one
@@ -86,6 +90,10 @@ class Row:
         return self.identity.name
 
     @property
+    def cls(self) -> str:
+        return self.identity.cls
+
+    @property
     def label(self) -> str:
         if self.outcome in (NOT_RUN, INCONCLUSIVE, EXPECTED):
             return self.outcome
@@ -102,6 +110,7 @@ class Row:
             "nodeid": self.nodeid, "level": self.level, "requirements": list(self.requirements),
             "outcome": self.label, "result": self.outcome, "judged_level": self.judged_level,
             "blamed": self.blamed, "reason": self.reason, "variant": self.identity.variant,
+            "class": self.cls,
             "scenario": self.identity.scenario, "name": self.name, "expected": self.expected,
             "where": failure.where if failure else None,
             "step": failure.step if failure else None,
@@ -218,6 +227,10 @@ class Verdict:
     #: The scenarios of the catalogue left out on purpose, with the reason (a requirement filter).
     unselected: dict[str, str] = field(default_factory=dict)
     groupings: tuple[Grouping, ...] = (AREA,)
+    #: What the target claims, and the classes the feature files have scenarios of (a claimed
+    #: one with none selected in this run is "not selected").
+    claimed: frozenset[str] = classes.DEFAULT_CLAIM
+    known_classes: frozenset[str] = frozenset()
 
     # --- collecting ----------------------------------------------------------------------
 
@@ -250,7 +263,53 @@ class Verdict:
 
     @property
     def verdict(self) -> str:
-        return decide(self.rows.values(), self.strict, self.stopped)
+        """The run's verdict from the claimed classes' (PROFILE, "Conformance classes")."""
+        if self.preflight:
+            return VERDICT_INCONCLUSIVE
+        return classes.overall(self.class_verdicts().values())
+
+    # --- conformance classes -------------------------------------------------------------
+
+    def counted_in(self, row: Row) -> set[str]:
+        """The classes a row counts in (see `classes.judged_classes`)."""
+        return {c if c in self.claimed else row.cls for c in classes.judged_classes(row)}
+
+    def class_rows(self, cls: str) -> list[Row]:
+        return [r for r in self.rows.values() if cls in self.counted_in(r)]
+
+    def class_verdicts(self) -> dict[str, str]:
+        verdicts = {}
+        for cls in classes.in_order(self.claimed):
+            rows = self.class_rows(cls)
+            if not rows and cls in self.known_classes:
+                verdicts[cls] = NOT_SELECTED
+            else:
+                verdicts[cls] = decide(rows, self.strict, self.stopped)
+        return verdicts
+
+    def class_grouping(self) -> Grouping:
+        """The table's rows per claimed class: a finding counts in the class it blames."""
+        return Grouping("class", lambda row: sorted(self.counted_in(row) & self.claimed),
+                        tuple(classes.in_order(self.claimed)))
+
+    def class_lines(self) -> list[str]:
+        lines = []
+        for cls, verdict in self.class_verdicts().items():
+            rows = self.class_rows(cls)
+            why = ""
+            if verdict == VERDICT_INCONCLUSIVE and not any(r.outcome != NOT_RUN for r in rows):
+                why = (f" (none of its {len(rows)} scenarios could run: see their reasons with "
+                       "-rs)" if rows else " (the suite has no scenario of this class yet)")
+            elif verdict == NOT_SELECTED:
+                why = " in this run"
+            lines.append(f"class {cls}: {verdict}{why}")
+        unclaimed = sorted({r.cls for r in self.rows.values()} - self.claimed,
+                           key=classes.CLASSES.index)
+        for cls in unclaimed:
+            count = sum(r.cls == cls for r in self.rows.values())
+            lines.append(f"class {cls}: not claimed (its {count} scenario"
+                         f"{'s' if count > 1 else ''} not run)")
+        return lines
 
     @property
     def exit_status(self) -> int:
@@ -280,6 +339,8 @@ class Verdict:
         reasons: dict[str, set[str]] = defaultdict(set)  # why some scenario of the id did not run
         left_out: dict[str, set[str]] = defaultdict(set)  # why a scenario was not even selected
         for name, ids in self.catalogue.items():
+            if classes.scenario_class(ids) not in self.claimed:
+                continue  # a class the target does not claim: the class lines say so
             rows = by_name.get(name)
             if not rows:
                 for i in ids:
@@ -361,13 +422,24 @@ class Verdict:
         table["all scenarios"] = {c: total[c] for c in columns}
         return table
 
+    def every_count(self) -> dict[str, dict[str, int]]:
+        """The table per area, then per claimed class ("class CORE"), then "all scenarios": what
+        the JSON and HTML reports show."""
+        by_area = self.counts()
+        total = by_area.pop("all scenarios")
+        by_class = {f"class {key}": counts
+                    for key, counts in self.counts(self.class_grouping()).items()
+                    if key != "all scenarios"}
+        return {**by_area, **by_class, "all scenarios": total}
+
     def table(self) -> list[str]:
         columns = self.columns()
         width = max(len(c) for c in columns) + 2
         lines: list[str] = []
-        for n, grouping in enumerate(self.groupings):
+        groupings = (*self.groupings, self.class_grouping())
+        for n, grouping in enumerate(groupings):
             counts = self.counts(grouping)
-            if n < len(self.groupings) - 1:
+            if n < len(groupings) - 1:
                 counts.pop("all scenarios")
             lines += [""] if n else []
             lines.append(f"{grouping.title:<16}" + "".join(f"{c:>{width}}" for c in columns))
@@ -395,8 +467,11 @@ class Verdict:
             why = (f"{len(inconclusive)} scenario{'s' if len(inconclusive) > 1 else ''} could "
                    "not be judged" if inconclusive
                    else "the run was interrupted" if self.interrupted
-                   else "no scenario ran")
+                   else "no scenario ran" if not any(r.outcome != NOT_RUN
+                                                     for r in self.rows.values())
+                   else "a claimed class could not be judged")
             lines.append(f"INCONCLUSIVE: {why}; no requirement is blamed on the target")
+        lines += self.class_lines()
         if coverage and verdict != CONFORMANT:
             lines.append(coverage.text())
         warned = self.ids(f"{SHOULD} {WARNED}")
@@ -482,7 +557,9 @@ class Verdict:
             "strict": self.strict,
             "preflight": self.preflight,
             **context,
-            "table": self.counts(),
+            "table": self.every_count(),
+            "classes": {"claimed": classes.in_order(self.claimed),
+                        "verdicts": self.class_verdicts()},
             **self.coverage().to_json(),
             "broken": [{"requirement": i, "level": level, "first": first_name(row),
                         "scenarios": n} for level, i, row, n in self.broken_requirements()],

@@ -2,11 +2,12 @@
 
 For 100, 1,000 and 10,000 accounts in the measured organization (and 100 next to a neighbour
 organization holding 10,000), it seeds a fresh data dir offline (`seed.py`), starts the real server
-as its own process and measures create, list, login and refresh with 1 and 16 clients. Then: one
-refresh chain rotated 100 and 20,000 times, each on a server of its own (its latency, the server's
-memory, the token database on disk while it runs and after a clean stop), login against the bound
-password hashing sets, and the wall time of `pytest steps` and of `pytest`. It prints a table and
-writes everything as JSON. `--only-chain` measures the refresh chains alone.
+as its own process and measures create, list, login and refresh, and get, update (PATCH) and
+delete by id, with 1 and 16 clients. Then: one refresh chain rotated 100 and 20,000 times, each on
+a server of its own (its latency, the server's memory, the token database on disk while it runs
+and after a clean stop), login against the bound password hashing sets, and the wall time of
+`pytest steps` and of `pytest`. It prints a table and writes everything as JSON. `--only-chain`
+measures the refresh chains alone.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ COUNTS = {
     "create": (40, 160),
     "login": (20, 128),
     "refresh": (200, 640),
+    "get": (200, 640),
+    "update": (40, 160),
+    "delete": (40, 160),  # the accounts the creates made: as many as they made
 }
 
 
@@ -102,8 +106,11 @@ async def _login(session: aiohttp.ClientSession, body: dict[str, str]) -> dict[s
         return await r.json()
 
 
-async def measure_level(base: str, accounts: int, cap_s: float) -> list[Sample]:
-    """Create, list, login and refresh with 1 and 16 clients against one running server."""
+async def measure_level(base: str, accounts: int, cap_s: float, seeded: list[str]
+                        ) -> list[Sample]:
+    """Create, list, login and refresh, and get, update and delete by id, with 1 and 16
+    clients against one running server. Gets and updates spread over the `seeded` accounts
+    (not the default); deletes take the accounts the creates made."""
     samples: list[Sample] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(base, connector=connector) as session:
@@ -115,9 +122,33 @@ async def measure_level(base: str, accounts: int, cap_s: float) -> list[Sample]:
                 await r.read()
                 return r.status
 
+        created: list[str] = []
+
         async def create(k: int, i: int) -> int:
             body = {"name": f"Bench {k}-{i}", "metadata": {"client": k}}
             async with session.post("/accounts", json=body, headers=auth) as r:
+                answer = await r.json()
+                if r.status == 201:
+                    created.append(answer["id"])
+                return r.status
+
+        def some_seeded(k: int, i: int) -> str:
+            return seeded[(k * 7919 + i * 104729) % len(seeded)]
+
+        async def get_one(k: int, i: int) -> int:
+            async with session.get(f"/accounts/{some_seeded(k, i)}", headers=auth) as r:
+                await r.read()
+                return r.status
+
+        async def update_one(k: int, i: int) -> int:
+            body = {"name": f"Bench updated {k}-{i}"}
+            async with session.patch(f"/accounts/{some_seeded(k, i)}", json=body,
+                                     headers=auth) as r:
+                await r.read()
+                return r.status
+
+        async def delete_one(k: int, i: int) -> int:
+            async with session.delete(f"/accounts/{created.pop()}", headers=auth) as r:
                 await r.read()
                 return r.status
 
@@ -139,12 +170,15 @@ async def measure_level(base: str, accounts: int, cap_s: float) -> list[Sample]:
                     chains[k] = body["refresh_token"]
                 return r.status
 
-        # Lists first, creates last: creating is what moves the account count.
+        # Lists first, creates and deletes last: they are what move the account count.
         for operation, request, expect in (
             ("list", list_page, 200),
             ("login", login, 200),
             ("refresh", refresh, 200),
+            ("get", get_one, 200),
+            ("update", update_one, 200),
             ("create", create, 201),
+            ("delete", delete_one, 204),
         ):
             for clients, total in zip(CLIENTS, COUNTS[operation], strict=True):
                 if operation == "refresh":
@@ -330,10 +364,12 @@ def main() -> None:
         for label, layout in LEVELS:
             data_dir = Path(tmp) / f"data-{label.replace(' ', '-')}"
             t0 = time.perf_counter()
-            write(data_dir, documents(layout, seed_hashes, time.time()))
+            tables = documents(layout, seed_hashes, time.time())
+            write(data_dir, tables)
             seeded = time.perf_counter() - t0
+            ids = measured_ids(tables)
             with server(data_dir) as (base, startup, _pid):
-                samples = asyncio.run(measure_level(base, layout.accounts, args.cap))
+                samples = asyncio.run(measure_level(base, layout.accounts, args.cap, ids))
             level = {"label": label, "accounts": layout.accounts,
                      "neighbour_accounts": layout.neighbour_accounts, "seed_s": seeded,
                      "startup_s": startup, "disk_bytes": _disk(data_dir),
@@ -350,6 +386,13 @@ def main() -> None:
     args.json.write_text(json.dumps(results, indent=2))
     print(report.render(results))
     print(f"\nwritten to {args.json} ({results['seconds']:.0f} s)")
+
+
+def measured_ids(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The ids of the measured organization's seeded accounts, but its default."""
+    org = next(o["id"] for o in tables["organizations"] if o["slug"] == ORG)
+    return [a["id"] for a in tables["accounts"]
+            if a["organization_id"] == org and not a["is_default"]]
 
 
 def _hashes(tmp: Path) -> dict[str, str]:

@@ -4,12 +4,16 @@
 implements the suite's `pytest_dpaas_variants` hook), one embedded app per variant, each checked
 with the scenarios it selects:
 - the reference server itself (the baseline): every scenario;
-- each broken variant (catalog.py): the scenarios at its level that cite the requirement it
-  breaks, and for a SHOULD fault every MUST scenario of its area, so that a MUST failure it causes
-  shows up as "too strict";
-- each differently-correct variant (free.py): every scenario, or for a choice whose `reach` is
-  given, the scenarios of the areas it changes (all_at_once makes that choice too, and runs
-  every scenario).
+- each broken variant (catalog.py, and accounts_v2.py and users_v2.py for profile v2): of the
+  scenarios of its `classes` (CORE for v1's), those at its level that cite the requirement it
+  breaks, and for a SHOULD fault the MUST
+  scenarios that could show it too strict: those citing the ids it `watch`es, else every MUST
+  scenario of its area and conformance class;
+- each differently-correct variant (free.py, and free_v2.py for profile v2): the scenarios of
+  its conformance `classes` (CORE unless it says otherwise), and of those only the ones of the
+  areas it changes (`reach`) or citing the ids its choice touches (`ids`), where given
+  (all_at_once and all_at_once_v2 make their choices together and run all of their classes).
+  A scenario of an id in `not_run` may be not run on it: its choice makes the check not apply.
 Every variant hashes passwords with weak argon2 settings (a test-only switch the server refuses
 without `allow_weak_password_hashing`), since the harness logs in thousands of times, starts with
 one RSA key generated for the whole run, and (when it runs the scenarios that need more than 100
@@ -31,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from reference_server.app import Components
 from reference_server.config import Settings
-from reference_server.tokens import KEY_FILE
+from reference_server.tokens import KEY_FILE, Keyring, SigningKey
 
 MUST, SHOULD = "must", "should"
 BASELINE, MUTANT, CORRECT = "baseline", "mutant", "correct"
@@ -43,11 +47,24 @@ def weak_hashing(settings: Settings) -> Settings:
 
 
 @cache
-def signing_key_pem() -> bytes:
+def signing_key() -> rsa.RSAPrivateKey:
     """One RSA key for every variant of a run: generating one per server costs ~100 ms each."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@cache
+def signing_key_pem() -> bytes:
+    return signing_key().private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+
+
+def run_keyring(data_dir: Path) -> Keyring:
+    """The run's one key, as loaded once: each server of the run would otherwise check the same
+    RSA key again as it loads it (~0.1 s each, for over a hundred variants)."""
+    if (Path(data_dir) / KEY_FILE).read_bytes() != signing_key_pem():
+        return Keyring.load_or_create(data_dir)  # a variant that brought its own key
+    return Keyring(SigningKey.from_private_key(signing_key()))
 
 
 def with_key(settings: Settings) -> Settings:
@@ -72,8 +89,17 @@ class HarnessVariant:
     why: str = ""  # a correct variant's choice, in words
     reach: tuple[str, ...] = ()  # a correct variant judged only by these areas' scenarios
     settings: Callable[[Settings], Settings] = field(default=lambda s: s)
-    #: a mutant checked by every scenario, whose findings must name these ids and no other
+    #: a mutant checked by every scenario of its classes, whose findings must name these ids and
+    #: no other
     blames: frozenset[str] = frozenset()
+    # profile v2: the classes whose scenarios judge a variant (v1's, CORE only), the ids narrowing
+    # a correct variant's,
+    # the ids a SHOULD mutant's MUST scenarios are watched by, and the ids a correct variant's
+    # choice may leave not run
+    classes: frozenset[str] = frozenset({"CORE"})
+    ids: frozenset[str] = frozenset()
+    watch: frozenset[str] = frozenset()
+    not_run: frozenset[str] = frozenset()
 
     @property
     def area(self) -> str:
@@ -82,23 +108,49 @@ class HarnessVariant:
     def make_app(self, settings: Any) -> web.Application:
         from reference_server.app import create_app
 
-        app = create_app(self.settings(weak_hashing(with_key(settings))), self.components)
+        components = self.components
+        if components.keyring is Keyring.load_or_create:
+            components = dataclasses.replace(components, keyring=run_keyring)
+        app = create_app(self.settings(weak_hashing(with_key(settings))), components)
         if self.selects(MUST, ["LIST-2"]):
             app.on_startup.append(seed_accounts)  # runs after the server's own startup
         return app
 
     def selects(self, level: str, requirements: Sequence[str]) -> bool:
         """Only the scenarios that can judge the variant: for a mutant, the scenarios at its
-        level that cite its requirement (they catch it), and for a SHOULD mutant also every MUST
-        scenario of its area (a MUST failure there would make the suite too strict)."""
-        if self.kind != MUTANT:
+        level that cite its requirement (they catch it), and for a SHOULD mutant also the MUST
+        scenarios it watches, by default those of its area and class (a MUST failure there
+        would make the suite too strict); for a correct variant, those of its classes, areas
+        and ids."""
+        from dpaas_conformance.library.classes import classes_of, scenario_class
+
+        cls = scenario_class(requirements)
+        if self.kind == BASELINE:
+            return True
+        if cls not in self.classes or self.spares_hostile(requirements):
+            return False
+        if self.kind == CORRECT:
+            if self.ids:
+                return any(r in self.ids for r in requirements)
             return not self.reach or any(r.split("-")[0] in self.reach for r in requirements)
         if self.blames:
             return True
         if level == self.level and self.requirement in requirements:
             return True
-        return self.level == SHOULD and level == MUST and any(
+        if self.level != SHOULD or level != MUST:
+            return False
+        if self.watch:
+            return any(r in self.watch for r in requirements)
+        return cls in classes_of(self.requirement) and any(
             r.split("-")[0] == self.area for r in requirements)
+
+
+    def spares_hostile(self, requirements: Sequence[str]) -> bool:
+        """A v2 variant judged by a few ids is spared the hostile-data scenarios (ERR-5), which
+        cite ACC-10 or ACC-11 only to name their class, unless it is about hostile data."""
+        narrowed = (self.kind == MUTANT and self.classes != {"CORE"}) or bool(self.ids)
+        about_hostile = {self.requirement, *self.ids} & {"ERR-4", "ERR-5"}
+        return narrowed and not about_hostile and "ERR-5" in requirements
 
 
 SEEDED_ACCOUNTS = 110
@@ -138,12 +190,18 @@ def scenario_tags() -> list[tuple[str, list[str]]]:
 
 
 def variants() -> dict[str, HarnessVariant]:
+    from tests.mutants.accounts_v2 import MUTANTS_V2 as ACCOUNT_MUTANTS
     from tests.mutants.catalog import EXCLUSIVE, MUTANTS
     from tests.mutants.free import CORRECT_VARIANTS
+    from tests.mutants.free_v2 import CORRECT_VARIANTS_V2
+    from tests.mutants.users_v2 import MUTANTS_V2 as USER_MUTANTS
 
     found: dict[str, HarnessVariant] = {"reference": HarnessVariant("reference", BASELINE)}
     for m in MUTANTS.values():
         found[m.name] = HarnessVariant(m.name, MUTANT, m.components, m.requirement, m.level,
                                        m.breaks, blames=EXCLUSIVE.get(m.name, frozenset()))
+    for v in [*ACCOUNT_MUTANTS, *USER_MUTANTS]:
+        found[v.name] = v
     found.update({v.name: v for v in CORRECT_VARIANTS})
+    found.update({v.name: v for v in CORRECT_VARIANTS_V2})
     return found

@@ -12,7 +12,8 @@ pytest-xdist, whose workers set a session fixture up twice when they start a gro
 - a correct variant must pass every scenario the baseline passes, warning on exactly the SHOULD
   ids it expects.
 A scenario the baseline fails is the reference server's own fault, reported by the baseline and
-not held against the variants built on it.
+not held against the variants built on it. When the test command runs every scenario against the
+reference server anyway, that run is the baseline (see tests/mutants/background.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ class Judged:
             r for r in self.judged_rows
             if r["outcome"] not in PASSED
             and not (r["outcome"] == "should warned" and set(r["blamed"]) <= expected)
+            and not (r["outcome"] == "not run" and set(r["requirements"]) & self.variant.not_run)
         ]
 
     @property
@@ -120,6 +122,7 @@ class Results:
     judged: dict[str, Judged]
     error: str = ""
     seconds: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)  # every variant's, as reported
 
     def of_kind(self, kind: str) -> list[Judged]:
         return [j for j in self.judged.values() if j.variant.kind == kind]
@@ -146,11 +149,17 @@ def shards(chosen: list[str], everything: dict[str, HarnessVariant], workers: in
     return [g for g in groups if g]
 
 
-def run(names: list[str] | None = None, workers: int = 2) -> Results:
-    """Every variant (or those named, plus the baseline), in `workers` pytest processes."""
+def run(names: list[str] | None = None, workers: int = 2, baseline: bool = True) -> Results:
+    """Every variant (or those named, plus the baseline), in `workers` pytest processes.
+
+    Without `baseline`, the reference server is not run here: the caller has its rows already
+    (the test command's own scenarios are exactly that run) and judges with `with_baseline`.
+    """
     everything = variants()
     chosen = list(everything) if not names else ["reference", *[n for n in names
                                                                   if n != "reference"]]
+    if not baseline:
+        chosen.remove("reference")
     base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else None
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpaas-harness-", dir=base) as tmp:
@@ -169,12 +178,25 @@ def run(names: list[str] | None = None, workers: int = 2) -> Results:
             rows += json.loads(report.read_text())["scenarios"]
     if errors:
         return Results({}, "; ".join(errors))
+    return Results(judge(rows, chosen), seconds=time.monotonic() - started, rows=rows)
+
+
+def judge(rows: list[dict[str, Any]], chosen: list[str]) -> dict[str, Judged]:
+    everything = variants()
     by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_variant[row["variant"]].append(row)
     passes = {r["scenario"] for r in by_variant["reference"] if r["outcome"] in PASSED}
-    judged = {n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen}
-    return Results(judged, seconds=time.monotonic() - started)
+    return {n: Judged(everything[n], by_variant.get(n, []), passes) for n in chosen}
+
+
+def with_baseline(results: Results, baseline: list[dict[str, Any]]) -> Results:
+    """The results judged again against the reference server's rows from elsewhere."""
+    if results.error:
+        return results
+    rows = [*results.rows, *({**r, "variant": "reference"} for r in baseline)]
+    chosen = ["reference", *(n for n in results.judged if n != "reference")]
+    return replace(results, judged=judge(rows, chosen), rows=rows)
 
 
 def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
@@ -185,7 +207,8 @@ def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
     # The run's own output is not read (the report is), so nothing is captured or logged.
     return [
         sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-s", "-p", "no:cacheprovider",
-        "-p", "no:logging", "-p", "no:junitxml", *[arg for p in plugins for arg in ("-p", p)],
+        "-p", "no:logging", "-p", "no:junitxml", "-p", "no:unraisableexception",
+        *[arg for p in plugins for arg in ("-p", p)],
         "-o", "addopts=", f"--dpaas-report={report}", "--basetemp", str(basetemp),
         *[f"--dpaas-variant={n}" for n in names],
     ]

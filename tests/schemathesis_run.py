@@ -1,0 +1,95 @@
+"""The bounded Schemathesis run, started as soon as collection ends so that it runs beside the
+other tests (as the mutation harness does): it is a subprocess of its own, and the main process
+would otherwise wait for it. `tests/test_schemathesis.py` picks up its result at the end of the
+run; under pytest-xdist, or when collection did not start it, the test runs it itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from dpaas_conformance.library.embedded import ServedApp
+
+from reference_server.app import create_app
+from reference_server.config import Settings
+from reference_server.demo import DEMO_PRINCIPALS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "schemathesis.toml"
+RUN_TIMEOUT = 180
+#: A fixed seed keeps this small run the same every time; the README's full run has none.
+SEED = "20250930"
+MODULE = "test_schemathesis.py"
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    output: str
+
+
+RUN = pytest.StashKey[Future[Finished]]()
+
+
+def bounded_run() -> Finished:
+    """The README's `st run` against the embedded server on a fresh demo database: every check,
+    every phase, with 5 examples per operation."""
+    with tempfile.TemporaryDirectory(prefix="dpaas-schemathesis-") as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", demo=True)
+        # Not the document's login example (admin): generated failed logins would throttle it.
+        principal = DEMO_PRINCIPALS["other"]
+        env = {
+            **os.environ,
+            "DPAAS_EMAIL": principal.email,
+            "DPAAS_PASSWORD": principal.password,
+            "DPAAS_ORG": principal.organization_slug,
+            "NO_COLOR": "1",
+            # Hypothesis keeps caches in the working directory unless told otherwise.
+            "HYPOTHESIS_STORAGE_DIRECTORY": str(Path(tmp) / "hypothesis"),
+        }
+        with ServedApp(lambda: create_app(settings)) as base_url:
+            command = [
+                sys.executable, "-m", "schemathesis.cli",
+                "--config-file", str(CONFIG),
+                "run", f"{base_url}/openapi.json",
+                "--checks", "all",
+                "--max-examples", "5",
+                "--generation-database", "none",
+                "--seed", SEED,
+                "--workers", "1",
+                "--no-color",
+            ]  # fmt: skip
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=RUN_TIMEOUT, check=False)
+    return Finished(done.returncode, done.stdout + done.stderr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None, None, None]:
+    # Late, so that the run has had the time to end; after every other plugin's order (the
+    # suite's included); stable: the rest keep their order.
+    yield
+    items.sort(key=lambda item: item.path.name == MODULE)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if config.option.collectonly or hasattr(config, "workerinput"):
+        return
+    if any(item.path.name == MODULE for item in session.items):
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpaas-schemathesis")
+        config.stash[RUN] = executor.submit(bounded_run)
+        executor.shutdown(wait=False)
+
+
+def result(config: pytest.Config) -> Finished:
+    started = config.stash.get(RUN, None)
+    return started.result(timeout=RUN_TIMEOUT) if started is not None else bounded_run()
