@@ -52,7 +52,7 @@ class AccountQueries(StoreCore):
 
     async def list_accounts(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's accounts."""
-        return await self._run(
+        return await self._read(
             self._list_sync, TABLE, self._accounts.listing, organization_id, params,
             self.account_fields,
         )
