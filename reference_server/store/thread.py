@@ -259,13 +259,18 @@ class StoreThread:
 
     @staticmethod
     def _preview(jobs: list[_Job]) -> None:
+        """One wake-up per loop for all the group's previews: this thread sends it and goes
+        straight into the fsync (a wake-up per preview would let the loop take the GIL and
+        prepare between two of them, with the fsync not yet begun)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, ...]]] = {}
         for job in jobs:
             if job.preview is not None and job.error is None:
-                try:
-                    job.loop.call_soon_threadsafe(_run_preview, job.future, job.preview,
-                                                  job.value)
-                except Exception:  # e.g. the caller's loop is closed: a preview is optional
-                    log.debug("a preview could not be sent", exc_info=True)
+                by_loop.setdefault(job.loop, []).append((job.future, job.preview, job.value))
+        for loop, previews in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_run_previews, previews)
+            except Exception:  # e.g. the caller's loop is closed: a preview is optional
+                log.debug("previews could not be sent", exc_info=True)
 
     @staticmethod
     def _settle(jobs: list[_Job]) -> None:
@@ -275,16 +280,17 @@ class StoreThread:
                 job.loop.call_soon_threadsafe(_resolve, job.future, job.value, job.error)
 
 
-def _run_preview(future: asyncio.Future[Any], preview: Callable[[Any], None], value: Any) -> None:
-    """A preview is an optimisation: if it fails, the caller does the work once the result is
+def _run_previews(previews: list[tuple[Any, ...]]) -> None:
+    """A preview is an optimisation: if one fails, its caller does the work once the result is
     there (and meets the error then, if there is one)."""
-    if future.done():
-        return
-    try:
-        preview(value)
-    except Exception:
-        log.debug("a preview failed; the caller will do its work after the result",
-                  exc_info=True)
+    for future, preview, value in previews:
+        if future.done():
+            continue
+        try:
+            preview(value)
+        except Exception:
+            log.debug("a preview failed; the caller will do its work after the result",
+                      exc_info=True)
 
 
 def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
