@@ -118,11 +118,13 @@ def encode_item(item: Mapping[str, Any]) -> bytes:
     the stored record is left as it is for an operator to look at.
     """
     if isinstance(item, EncodedObject):
+        if item.repaired:
+            _log_repaired(item)
         if item.untouched:
-            if item.repaired:
-                _log_repaired(item)
             return item.json
         item = item.value
+    elif not isinstance(item, dict):
+        item = dict(item)
     try:
         return dumps(item)
     except UNSERVABLE:
