@@ -4,6 +4,9 @@ Python's `json.dumps` writes `NaN`/`Infinity` and lone surrogate escapes, which 
 `JSON.parse` and other strict parsers refuse; and it raises `RecursionError` on deep nesting.
 Input validation keeps such values out of the database, so `json_response` refusing them is
 the last line of defence. `servable` repairs values stored before that validation existed.
+
+A stored document is encoded once (`EncodedObject`, made by the store's `Rendering`), not once
+per request: a list page is those encodings joined.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -67,25 +70,75 @@ def servable(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def list_response(total: int, page: int, results: list[dict[str, Any]]) -> web.Response:
-    """A list page; an item stored before input validation existed is repaired, not a 500.
+class EncodedObject(Mapping[str, Any]):
+    """A JSON object already encoded by `dumps` (or repaired by `servable`, then `repaired`).
+
+    A response sends `json` as it is. Whoever looks inside gets a copy decoded from it, their
+    own: so the encoding can be shared by every request, and a caller's change to what it reads
+    changes nothing stored (and is sent, if it is sent: see `encode_item`).
+    """
+
+    __slots__ = ("_value", "json", "repaired")
+
+    def __init__(self, json_bytes: bytes, repaired: bool = False) -> None:
+        self.json = json_bytes
+        self.repaired = repaired
+        self._value: dict[str, Any] | None = None
+
+    @property
+    def untouched(self) -> bool:
+        """Nobody has looked inside, so nobody can have changed it: `json` is what it holds."""
+        return self._value is None
+
+    @property
+    def value(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = json.loads(self.json)
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __repr__(self) -> str:
+        return f"EncodedObject({self.json!r})"
+
+
+def encode_item(item: Mapping[str, Any]) -> bytes:
+    """One item of a list page; an item stored before input validation existed is repaired and
+    logged, not a 500.
 
     Refusing to load such a database would take every organization down for one record, and
     skipping the item would make `total` lie; so the item is served repaired and logged, and
     the stored record is left as it is for an operator to look at.
     """
-    body = {"total": total, "page": page, "results": results}
+    if isinstance(item, EncodedObject):
+        if item.repaired:
+            _log_repaired(item)
+        if item.untouched:
+            return item.json
+        item = item.value
+    elif not isinstance(item, dict):
+        item = dict(item)
     try:
-        return json_response(body)
+        return dumps(item)
     except UNSERVABLE:
-        pass
-    repaired = []
-    for item in results:
-        try:
-            dumps(item)
-            repaired.append(item)
-        except UNSERVABLE:
-            log.warning("served a stored item that is not valid JSON, repaired: id=%s",
-                        _clean_text(str(item.get("id"))))
-            repaired.append(servable(item))
-    return json_response({**body, "results": repaired})
+        _log_repaired(item)
+        return dumps(servable(dict(item)))
+
+
+def _log_repaired(item: Mapping[str, Any]) -> None:
+    log.warning("served a stored item that is not valid JSON, repaired: id=%s",
+                _clean_text(str(item.get("id"))))
+
+
+def list_response(total: int, page: int, results: Sequence[Mapping[str, Any]]) -> web.Response:
+    """A list page: `{"total", "page", "results"}`, each item encoded by `encode_item`."""
+    items = b", ".join([encode_item(item) for item in results])
+    body = b'{"total": %d, "page": %d, "results": [%s]}' % (total, page, items)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ class Page:
     """One page of a list: the total matching count and the items served."""
 
     total: int
-    results: list[dict[str, Any]]
+    results: Sequence[Mapping[str, Any]]
 
 
 def _one(query: MultiMapping[str], name: str, details: dict[str, list[str]]) -> str | None:

@@ -168,9 +168,12 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise PayloadTooLarge()
     await send_continue(request)
     try:
-        # A client trickling its body must not hold a connection and a handler for minutes.
-        async with asyncio.timeout(request.app[SETTINGS].body_timeout):
+        if request.content.is_eof():  # the whole body is here already: nothing to wait for
             raw = await request.read()
+        else:
+            # A client trickling its body must not hold a connection and a handler for minutes.
+            async with asyncio.timeout(request.app[SETTINGS].body_timeout):
+                raw = await request.read()
     except TimeoutError as exc:
         raise RequestTimeout() from exc
     except web.RequestPayloadError as exc:

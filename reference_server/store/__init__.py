@@ -9,9 +9,10 @@ only that organization's rows.
 
 The seams tests may substitute to build a variant (never anything else):
 - the public async methods;
-- `tenant_rows`, the tenant filter of every list (it runs on the store thread);
+- `tenant_rows`, the tenant filter of every list (it runs where the store reads: on the store
+  thread, or on the event loop while that thread is quiet; never beside a write);
 - `find_account`, the one function that says whether an account id is the caller's to touch
-  (missing, foreign and deleted ids are all absent to it; it runs on the store thread);
+  (missing, foreign and deleted ids are all absent to it; it runs where the store reads);
 - the projections `account_fields` and `user_fields`, what a list shows of each row;
 - `new_account_id`, how account ids are made (their format is a free choice).
 """

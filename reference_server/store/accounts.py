@@ -108,7 +108,7 @@ class AccountQueries(StoreCore):
         return None
 
     async def get_account(self, organization_id: str, account_id: str) -> dict[str, Any] | None:
-        return await self._run(self._get_account_sync, organization_id, account_id)
+        return await self._read(self._get_account_sync, organization_id, account_id)
 
     def _get_account_sync(self, organization_id: str, account_id: str) -> dict[str, Any] | None:
         doc = self._doc(TABLE, self.find_account(organization_id, account_id))
@@ -121,7 +121,7 @@ class AccountQueries(StoreCore):
 
     async def list_accounts(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's live accounts."""
-        return await self._run(
+        return await self._read(
             self._list_sync, TABLE, self._accounts.listing, organization_id, params,
             self.account_fields,
         )
@@ -129,7 +129,7 @@ class AccountQueries(StoreCore):
     async def list_accounts_with_deleted(self, organization_id: str, params: ListParams
                                          ) -> Page:
         """One page of the organization's accounts, deleted ones included."""
-        return await self._run(
+        return await self._read(
             self._list_sync, TABLE, self._accounts.with_deleted, organization_id, params,
             self.account_fields,
         )

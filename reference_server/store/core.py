@@ -1,8 +1,11 @@
 """The store's plumbing: the data-dir lock, the two databases, the one thread that owns them.
 
 All database work runs on ONE thread (TinyDB is not thread-safe, `thread.py`); each job is one unit
-of work, durable before its caller hears back. How documents reach disk is `durable.py`'s business
-(a snapshot, `snapshot.py`, plus a journal, `journal.py`); what they are looked up by, `indexes.py`.
+of work, durable before its caller hears back. A read (`_read`) runs on the event loop instead,
+without the hop, when that thread is quiet (no job running, nothing written waiting for its
+fsync); else it is a job like the others. Lists show documents encoded once (`rendering.py`).
+How documents reach disk is `durable.py`'s business (a snapshot, `snapshot.py`, plus a journal,
+`journal.py`); what they are looked up by, `indexes.py`.
 The resources' own documents and queries live in `accounts.py`, `users.py` and
 `refresh_records.py`, each a part of the one `Store` (`__init__.py`).
 """
@@ -11,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -24,6 +29,7 @@ from ..config import Settings, StartupError
 from ..pagination import ListParams, Page
 from .durable import Database, DurableStorage, clone
 from .indexes import Listing, Rows
+from .rendering import Rendering
 from .thread import StoreThread
 
 log = logging.getLogger("reference_server.store")
@@ -40,6 +46,9 @@ LOCK_FILE = ".lock"
 #: this much journal): a rotation rewrites one small record, so a busy refresh chain would
 #: otherwise leave megabytes of journal for a snapshot of a few hundred bytes.
 TOKENS_COMPACT_MIN_BYTES = 256 * 1024
+
+#: What `StoreCore.preparing` asked for, in the task that asked for it (`_run` passes it on).
+_PREPARE: ContextVar[Callable[[Any], None] | None] = ContextVar("dpaas_prepare", default=None)
 
 
 def isoformat(ts: float) -> str:
@@ -64,11 +73,39 @@ class StoreCore:
         self._db: Database | None = None
         self._tokens_db: Database | None = None
         self._indexes: dict[type, Any] = {}
+        self._renderings: dict[tuple[str, tuple[str, ...]], Rendering] = {}
 
     # ----------------------------------------------------------------- plumbing
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn` on the store thread as one unit of work, durable before this returns."""
+        return await self._thread.run_previewed(functools.partial(fn, *args, **kwargs),
+                                                _PREPARE.get())
+
+    @contextlib.contextmanager
+    def preparing(self, prepare: Callable[[Any], None]) -> Iterator[None]:
+        """While the block runs, each write it makes through the store calls `prepare(value)`
+        with the write's result once it is applied and while it is being made durable (then
+        the write's own result follows, once it is durable). A caller uses it to prepare its
+        answer during the fsync; `prepare` may be called with any query's value (or not at all:
+        a write that changed nothing), and must send nothing."""
+        token = _PREPARE.set(prepare)
+        try:
+            yield
+        finally:
+            _PREPARE.reset(token)
+
+    async def _read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn`, which only reads, on the event loop if the store thread is quiet (what is
+        in memory is then exactly what is durable, and no job runs); else on the store thread
+        (`_run`). Either way it sees whole units of work, and only durable ones (`thread.py`).
+
+        `fn` must not write, and must not take long: while it runs, the loop serves no one
+        (a page is at most 100 documents, each encoded once).
+        """
+        done, value = self._thread.read_now(lambda: fn(*args, **kwargs))
+        if done:
+            return value  # type: ignore[return-value]
         return await self._thread.run(fn, *args, **kwargs)
 
     def now(self) -> float:
@@ -92,6 +129,14 @@ class StoreCore:
         index = self._indexes.get(kind)
         assert index is not None, "store is not open"
         return index  # type: ignore[no-any-return]
+
+    def _rendering(self, table: str, fields: tuple[str, ...]) -> Rendering:
+        """`table` of the main database as a list shows it through `fields` (made on first use)."""
+        key = (table, fields)
+        rendering = self._renderings.get(key)
+        if rendering is None:
+            rendering = self._renderings[key] = Rendering(self.main_storage, table, fields)
+        return rendering
 
     def _doc(self, table: str, doc_id: int | None) -> dict[str, Any] | None:
         """One document (TinyDB's copy of its top level), or None."""
@@ -150,6 +195,7 @@ class StoreCore:
                 db.close()
         self._db = self._tokens_db = None
         self._indexes = {}
+        self._renderings = {}
         self._unlock()
 
     def _lock(self, data_dir: Path) -> None:
@@ -186,7 +232,7 @@ class StoreCore:
     # ----------------------------------------------------------------- seeding
 
     async def is_empty(self) -> bool:
-        return await self._run(lambda: len(self._table("organizations")) == 0)
+        return await self._read(lambda: len(self._table("organizations")) == 0)
 
     async def seed_if_empty(self, data: Mapping[str, list[dict[str, Any]]]) -> bool:
         """Insert organizations, users, accounts and memberships (one write) if there are no
@@ -210,6 +256,8 @@ class StoreCore:
         self, table: str, listing: Listing, organization_id: str, params: ListParams,
         fields: tuple[str, ...],
     ) -> Page:
+        """One page, each document as `fields` show it, encoded once (`rendering.py`); run it
+        with `_read`."""
         rows = self.tenant_rows(listing, organization_id)
-        docs = [self._doc(table, doc_id) or {} for doc_id in rows.page(params)]
-        return Page(total=rows.total, results=[{f: clone(d.get(f)) for f in fields} for d in docs])
+        rendering = self._rendering(table, fields)
+        return Page(total=rows.total, results=[rendering.shown(i) for i in rows.page(params)])

@@ -275,13 +275,14 @@ class DurableStorage(Storage):
         if unit is not None:
             self._undo(unit)
 
-    def commit(self) -> None:
-        """Make every ended unit durable: one write and one fsync. On failure undo them all."""
+    def commit(self, before_sync: Callable[[], None] | None = None) -> None:
+        """Make every ended unit durable: one write and one fsync. On failure undo them all.
+        `before_sync`: called between the write and the fsync (`Journal.append`)."""
         if not self._pending:
             return
         units, self._pending = self._pending, []
         try:
-            self.journal.append([u.record for u in units])
+            self.journal.append([u.record for u in units], before_sync)
         except BaseException as exc:
             for unit in reversed(units):
                 self._undo(unit)

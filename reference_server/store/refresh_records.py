@@ -290,7 +290,7 @@ class RefreshTokenQueries(StoreCore):
 
     async def find_refresh_token(self, token_hash: str) -> dict[str, Any] | None:
         """A copy of the family of a refresh token found by its hash, or None."""
-        return await self._run(lambda: self._records.find(token_hash))
+        return await self._read(lambda: self._records.find(token_hash))
 
     async def rotate_refresh_token(
         self, token_hash: str, successor: Mapping[str, Any]

@@ -63,7 +63,7 @@ class UserQueries(StoreCore):
 
     async def find_login_user(self, organization_slug: str, email: str) -> dict[str, Any] | None:
         """The user record (with its password hash) for a login attempt, or None."""
-        return await self._run(self._find_login_user_sync, organization_slug, email)
+        return await self._read(self._find_login_user_sync, organization_slug, email)
 
     def _find_login_user_sync(self, organization_slug: str, email: str) -> dict[str, Any] | None:
         slug = organization_slug.lower()
@@ -76,7 +76,7 @@ class UserQueries(StoreCore):
 
     async def get_active_user(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
         """The user `user_id` if it exists in `organization_id` and is active."""
-        return await self._run(self._get_active_user_sync, user_id, organization_id)
+        return await self._read(self._get_active_user_sync, user_id, organization_id)
 
     def _get_active_user_sync(self, user_id: str, organization_id: str) -> dict[str, Any] | None:
         for doc_id in self._users.by_id.ids(user_id):
@@ -101,7 +101,7 @@ class UserQueries(StoreCore):
 
     async def list_users(self, organization_id: str, params: ListParams) -> Page:
         """One page of the organization's users (public fields only)."""
-        return await self._run(
+        return await self._read(
             self._list_sync, TABLE, self._users.listing, organization_id, params,
             self.user_fields,
         )
@@ -115,7 +115,7 @@ class UserQueries(StoreCore):
         The members of one account are few next to the organization: they are sorted per
         request, so the cost grows with the account's members, never with the accounts.
         """
-        return await self._run(self._members_sync, organization_id, account_id, params)
+        return await self._read(self._members_sync, organization_id, account_id, params)
 
     def _members_sync(self, organization_id: str, account_id: str, params: ListParams) -> Page:
         if not self._account_is_live_sync(organization_id, account_id):
@@ -141,7 +141,7 @@ class UserQueries(StoreCore):
 
     async def get_user(self, organization_id: str, user_id: str) -> dict[str, Any] | None:
         """The user `user_id` of `organization_id` (public fields), else None."""
-        return await self._run(self._get_user_sync, organization_id, user_id)
+        return await self._read(self._get_user_sync, organization_id, user_id)
 
     def _get_user_sync(self, organization_id: str, user_id: str) -> dict[str, Any] | None:
         for doc_id in self._users.by_id.ids(user_id):

@@ -1,13 +1,17 @@
-"""python -m tests.bench: how the reference server's costs grow with its data, and suite times.
+"""python -m tests.bench: what one request costs, how the costs grow with the data, suite times.
 
-For 100, 1,000 and 10,000 accounts in the measured organization (and 100 next to a neighbour
-organization holding 10,000), it seeds a fresh data dir offline (`seed.py`), starts the real server
-as its own process and measures create, list, login and refresh, and get, update (PATCH) and
-delete by id, with 1 and 16 clients. Then: one refresh chain rotated 100 and 20,000 times, each on
-a server of its own (its latency, the server's memory, the token database on disk while it runs
-and after a clean stop), login against the bound password hashing sets, and the wall time of
-`pytest steps` and of `pytest`. It prints a table and writes everything as JSON. `--only-chain`
-measures the refresh chains alone.
+First, one request of each kind with one client (`per_request.py`): each operation's p50 as a
+multiple of the loopback floor, an ordinary aiohttp handler measured in the same run
+(`--only-per-request` measures just that, in under a minute). Then, for 100, 1,000 and 10,000
+accounts in the measured organization (and 100 next to a neighbour organization holding
+10,000), it seeds a fresh data dir offline (`seed.py`), starts the real server as its own
+process and measures create, list, login and refresh, and get, update (PATCH) and delete by id,
+with 1 and 16 clients. Then: one refresh chain rotated 100 and 20,000 times, each on a server of
+its own (its latency, the server's memory, the token database on disk while it runs and after a
+clean stop), login against the bound password hashing sets, and the wall time of `pytest steps`
+and of `pytest`. It prints a table and writes everything as JSON. `--only-chain` measures the
+refresh chains alone. `--server-src DIR` runs the server from another source tree (an earlier
+version), so that before and after are measured by the same benchmark.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import aiohttp
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.passwords import Passwords
-from tests.bench import report
+from tests.bench import per_request, report
 from tests.bench.load import Sample, run_load
 from tests.bench.seed import BENCH_PASSWORD, ORG, Layout, bench_email, documents, write
 from tests.support import ServerDidNotStart, free_port, wait_ready
@@ -55,31 +59,34 @@ COUNTS = {
 # --- the server process ----------------------------------------------------------------------
 
 
+#: Where the server's code comes from: this tree, unless `--server-src` names another one (the
+#: same benchmark, run against an earlier version's server).
+SERVER_SRC: Path | None = None
+
+
 @contextmanager
-def server(data_dir: Path) -> Iterator[tuple[str, float, int]]:
-    """The reference server on a free port; yields its base URL, how long it took to start and
-    its process id. Stopped with SIGTERM, so it shuts down cleanly (journals folded).
+def process(command: list[str], base: str, log_path: Path,
+            src: Path | None = None) -> Iterator[tuple[float, int]]:
+    """A server process answering at `base`; yields how long it took to start and its process
+    id. Stopped with SIGTERM, so it shuts down cleanly (journals folded).
 
     Its log (one line per request) goes to a file: a pipe nobody reads would fill and stall it.
+    `src`: run it from that source tree instead of this one.
     """
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = data_dir.with_name(data_dir.name + ".log")
+    env = None
+    if src is not None:
+        env = {**os.environ, "PYTHONPATH": str(src)}
     started = time.perf_counter()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reference_server", "--port", str(port),
-             "--data-dir", str(data_dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log,
+                                cwd=src, env=env)
     try:
         try:
             wait_ready(proc, base, START_TIMEOUT)
         except ServerDidNotStart as exc:
             tail = log_path.read_text(errors="replace")[-500:]
             raise SystemExit(f"{exc}: {tail}") from None
-        yield base, time.perf_counter() - started, proc.pid
+        yield time.perf_counter() - started, proc.pid
     finally:
         proc.terminate()
         try:
@@ -87,6 +94,58 @@ def server(data_dir: Path) -> Iterator[tuple[str, float, int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
+
+
+@contextmanager
+def server(data_dir: Path) -> Iterator[tuple[str, float, int]]:
+    """The reference server on a free port; yields its base URL, how long it took to start and
+    its process id."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "reference_server", "--port", str(port),
+               "--data-dir", str(data_dir)]
+    with process(command, base, data_dir.with_name(data_dir.name + ".log"),
+                 SERVER_SRC) as (startup, pid):
+        yield base, startup, pid
+
+
+@contextmanager
+def floor_server(tmp: Path) -> Iterator[str]:
+    """The loopback floor (`floor.py`) on a free port; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "tests.bench.floor", str(port)]
+    with process(command, base, tmp / "floor.log", None):
+        yield base
+
+
+def filesystem(path: Path) -> str:
+    """The file system `path` is on, as /proc/mounts names it (the data dir's disk matters:
+    a create waits for an fsync)."""
+    best = ("", "unknown", "unknown")
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    resolved = str(path.resolve())
+    for line in mounts:
+        device, mount, kind = line.split()[:3]
+        inside = resolved == mount or resolved.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) > len(best[0]):
+            best = (mount, kind, device)
+    return f"{best[1]} ({best[2]} mounted on {best[0]})"
+
+
+def per_request_costs(tmp: Path, hashes: dict[str, str], rounds: int,
+                      batch: int) -> dict[str, Any]:
+    """One client's p50 per operation against the floor, on a server holding 100 accounts."""
+    data_dir = tmp / "per-request"
+    write(data_dir, documents(Layout(100), hashes, time.time()))
+    with floor_server(tmp) as floor_base, server(data_dir) as (base, _startup, _pid):
+        out = per_request.measure(base, floor_base, ADMIN, rounds, batch,
+                                  tmp / "fsync-probe")
+    return out | {"data_dir": str(data_dir), "filesystem": filesystem(data_dir),
+                  "server_src": str(SERVER_SRC or ROOT)}
 
 
 # --- the measured operations -----------------------------------------------------------------
@@ -337,7 +396,19 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=30.0,
                         help="stop an operation after this many seconds (default 30)")
     parser.add_argument("--no-suite", action="store_true", help="skip timing pytest itself")
+    parser.add_argument("--only-per-request", action="store_true",
+                        help="measure one request of each kind against the floor, nothing else")
+    parser.add_argument("--rounds", type=int, default=40,
+                        help="per-request table: rounds, each a batch of every operation "
+                        "(default 40)")
+    parser.add_argument("--batch", type=int, default=10,
+                        help="per-request table: calls of each operation per round (default 10)")
+    parser.add_argument("--server-src", type=Path,
+                        help="run the reference server from this source tree (an earlier "
+                        "version, for a before/after comparison); the benchmark stays this one")
     args = parser.parse_args()
+    global SERVER_SRC
+    SERVER_SRC = args.server_src.resolve() if args.server_src else None
 
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -348,6 +419,15 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="dpaas-bench-") as tmp:
         seed_hashes = _hashes(Path(tmp))
+        results["per_request"] = per_request_costs(Path(tmp), seed_hashes, args.rounds,
+                                                   args.batch)
+        print(report.render_per_request(results), flush=True)
+        if args.only_per_request:
+            results["load_average_after"] = os.getloadavg()
+            results["seconds"] = time.perf_counter() - started
+            args.json.write_text(json.dumps(results, indent=2))
+            print(f"\nwritten to {args.json} ({results['seconds']:.0f} s)")
+            return
         results["refresh_chains"] = []
         for rotations in args.rotations:
             results["refresh_chains"].append(

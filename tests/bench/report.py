@@ -45,14 +45,47 @@ def derive(results: dict[str, Any]) -> None:
     ]
 
 
+def _header(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    after = results.get("load_average_after")
+    return (f"{results['date']}, {m['cpu']}, {m['cores']} cores, Python {m['python']}; load "
+            f"average {results['load_average_before'][0]:.1f} before"
+            + (f", {after[0]:.1f} after" if after else ""))
+
+
+def render_per_request(results: dict[str, Any]) -> str:
+    """One client, p50 per operation, and each as a multiple of the floor (same run)."""
+    pr = results.get("per_request")
+    if not pr:
+        return ""
+    lines = [
+        _header(results),
+        f"data dir on {pr['filesystem']}; server from {pr['server_src']}; {pr['rounds']} rounds "
+        f"of {pr['batch']} calls per operation, interleaved",
+        "",
+        "| one client, keep-alive | n | p50 ms | floors | target |",
+        "|---|---|---|---|---|",
+    ]
+    for row in pr["rows"]:
+        if not row["served"]:
+            lines.append(f"| {row['operation']} | - | not served by this server | | |")
+            continue
+        target = row.get("target")
+        verdict = ""
+        if target is not None:
+            verdict = f"<= x{target:.0f}: {'met' if row['floors'] <= target else 'NOT met'}"
+        lines.append(f"| {row['operation']} | {row['n']} | {row['p50_ms']:.3f} "
+                     f"| x{row['floors']:.2f} | {verdict} |")
+    return "\n".join(lines)
+
+
 def render(results: dict[str, Any]) -> str:
     """Markdown: the table docs/reference-server.md shows, then the ratios, the chain and the
     suite times."""
-    m = results["machine"]
     lines = [
-        f"{results['date']}, {m['cpu']}, {m['cores']} cores, Python {m['python']}; load average "
-        f"{results['load_average_before'][0]:.1f} before, {results['load_average_after'][0]:.1f} "
-        "after",
+        _header(results),
+        "",
+        render_per_request(results),
         "",
         "| operation | accounts | 1 client: req/s | p50 ms | p99 ms "
         "| 16 clients: req/s | p50 ms | p99 ms |",
