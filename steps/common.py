@@ -127,6 +127,18 @@ def client_error(response: httpx.Response) -> None:
     error_shape(response)
 
 
+@then("the response is a client error whose JSON body has an error and a message")
+def client_error_with_message(response: httpx.Response) -> None:
+    """AUTH-5 names the two fields for any 4xx it sends, not only for the 401 (ERR-0) it
+    should send: a 400 {"error": ...} without a message breaks AUTH-5, not just ERR-1."""
+    assert 400 <= response.status_code < 500, (
+        f"expected a 4xx status, got {response.status_code}: {excerpt(response)}"
+    )
+    if response.status_code not in SHAPE_OWNERS:
+        assert_valid("error", body_of(response))
+    client_error(response)
+
+
 @then("the response is a success or a client error with a JSON error body, never a server error")
 def success_or_client_error(response: httpx.Response) -> None:
     assert response.status_code < 500, (
