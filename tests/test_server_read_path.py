@@ -172,7 +172,7 @@ def test_an_undo_reaches_the_encodings_a_read_made_before_it(
             running.set()
             assert gate.wait(WAIT)
 
-        blocking = asyncio.ensure_future(store._run(hold))
+        blocking = asyncio.ensure_future(store._thread.run(hold))
         assert await asyncio.to_thread(running.wait, WAIT)  # its group is made: it runs alone
         with held_fsync(monkeypatch) as fsync:
             fsync.fail = OSError(5, "Input/output error")
@@ -204,7 +204,10 @@ class HalfwayPause(Store):
         now = isoformat(self.now())
         table.update({"is_default": False, "updated_at": now},
                      doc_ids=self._accounts.defaults.ids(organization_id))
-        time.sleep(0.002)  # halfway through the unit of work: the old default demoted
+        if threading.current_thread() is not threading.main_thread():
+            # halfway through a unit of work on the store thread, the old default demoted (a
+            # unit that runs on the loop cannot have a read between its halves)
+            time.sleep(0.002)
         account = {"id": self.new_account_id(), "name": name, "organization_id": organization_id,
                    "is_default": True, "is_active": True, "metadata": {}, "created_at": now,
                    "updated_at": now}
@@ -235,7 +238,8 @@ def test_reads_on_the_loop_never_see_half_a_unit_of_work(tmp_path: Path) -> None
             reads += 1
             await asyncio.sleep(0)
         await asyncio.gather(*writers)
-        assert reads > 12, "reads ran while the writes were in flight"
+        # (a unit run on the loop blocks reads while it runs: fewer reads than writes is fine)
+        assert reads > 5, "reads ran while the writes were in flight"
 
     run(tmp_path, body, HalfwayPause)
 

@@ -18,6 +18,15 @@ itself, holding `_quiet_lock`. The thread takes that lock to leave the quiet sta
 any job, so a read on the loop never overlaps a job, never sees half a unit of work, and never
 sees a write whose fsync has not completed; it becomes quiet again only once its group is
 committed (or undone). When it is not quiet, the read is a job like any other (`run`).
+
+Writes without the first hop (`run_previewed`): while the thread is quiet, the loop runs a write
+job itself in the same way, under `_quiet_lock`, and leaves the quiet state before it lets go of
+the lock (memory is now ahead of the disk); the job, already run, goes to the thread for its
+commit alone, first in its group, and its caller is answered once that group is durable, as
+before. The thread then needs the GIL only for moments (to write the record, to send the
+preview and the answers) instead of for the job, which the loop, otherwise idle, would wait for.
+A job that wrote nothing (or failed, and was undone) is answered at once. The thread compacts a
+journal before it becomes quiet again, so that no job on the loop changes what it folds.
 """
 
 from __future__ import annotations
@@ -88,6 +97,8 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     alone: bool = False
     preview: Callable[[Any], None] | None = None
+    #: already run, on the loop (`run_previewed`): only its commit is left
+    executed: bool = False
     value: Any = None
     error: BaseException | None = field(default=None, repr=False)
 
@@ -111,8 +122,38 @@ class StoreThread:
     async def run_previewed(self, fn: Callable[[], T],
                             preview: Callable[[T], None] | None) -> T:
         """`run`, and `preview(value)` on the loop while the value's writes are made durable
-        (only if `fn` wrote something and succeeded; see the module docstring)."""
-        return await self._submit(fn, alone=False, preview=preview)
+        (only if `fn` wrote something and succeeded; see the module docstring).
+
+        While the thread is quiet, `fn` runs here and then on the loop, and only its commit is
+        left to the thread (see the module docstring)."""
+        future = self._run_here(fn, preview)
+        if future is None:
+            future = self._submit(fn, alone=False, preview=preview)
+        return await future
+
+    def _run_here(self, fn: Callable[[], Any],
+                  preview: Callable[[Any], None] | None) -> asyncio.Future[Any] | None:
+        """Run a job on the loop if the thread is quiet: its future, already done if the job
+        wrote nothing (or failed, and was undone), else done once the thread committed it.
+        None if the thread is not quiet (then the job must be submitted)."""
+        if not self._quiet_lock.acquire(blocking=False):
+            return None
+        try:
+            if not self._quiet or not self._thread.is_alive():
+                return None
+            if any(s.broken is not None or not s.database for s in self.storages):
+                return None  # an upgrade's first write, or a failure: the thread's business
+            loop = asyncio.get_running_loop()
+            job = _Job(fn, loop.create_future(), loop, preview=preview, executed=True)
+            self._execute(job, units=True)
+            if job.error is not None or not any(s.pending for s in self.storages):
+                _resolve(job.future, job.value, job.error)  # nothing to make durable
+                return job.future
+            self._quiet = False  # memory is ahead of the disk until the thread commits it
+        finally:
+            self._quiet_lock.release()
+        self._queue.put(job)
+        return job.future
 
     async def run_alone(self, fn: Callable[[], T]) -> T:
         """Run `fn` outside any unit, after every earlier job committed (open, close)."""
@@ -198,7 +239,8 @@ class StoreThread:
     def _run_group(self, group: list[_Job]) -> None:
         try:
             for job in group:
-                self._execute(job, units=True)
+                if not job.executed:
+                    self._execute(job, units=True)
             failure = self._commit(functools.partial(self._preview, group))
             if failure is not None:
                 for job in group:
@@ -209,9 +251,14 @@ class StoreThread:
                 job.error = job.error or exc
             self._settle(group)  # not quiet: memory may not be what is durable, until a group
             return               # goes through
-        self._calm()  # before the answers: a client that heard back may read on the loop at once
+        if not self._compaction_due():
+            self._calm()  # before the answers: a client that heard back may use the loop at once
+            self._settle(group)
+            return
+        # Not quiet while compacting: jobs on the loop would change what is being folded.
         self._settle(group)
-        self._compact()  # reads documents, changes none: reads on the loop may run meanwhile
+        self._compact()
+        self._calm()
 
     def _execute(self, job: _Job, units: bool) -> None:
         storages = list(self.storages) if units else []
@@ -248,6 +295,9 @@ class StoreThread:
             except Exception as exc:
                 failure = exc
         return failure
+
+    def _compaction_due(self) -> bool:
+        return any(s.broken is None and s.should_compact() for s in self.storages)
 
     def _compact(self) -> None:
         for storage in self.storages:
