@@ -26,7 +26,10 @@ commit alone, first in its group, and its caller is answered once that group is 
 before. The thread then needs the GIL only for moments (to write the record, to send the
 preview and the answers) instead of for the job, which the loop, otherwise idle, would wait for.
 A job that wrote nothing (or failed, and was undone) is answered at once. The thread compacts a
-journal before it becomes quiet again, so that no job on the loop changes what it folds.
+journal before it becomes quiet again, so that no job on the loop changes what it folds. Such a
+job's preview runs on the loop right after the job is handed over, while the thread writes and
+fsyncs: a refresh's RS256 signature releases the GIL while it computes (cryptography), so the
+thread is not held up, and the signature no longer waits for the thread to reach its fsync.
 """
 
 from __future__ import annotations
@@ -152,7 +155,10 @@ class StoreThread:
             self._quiet = False  # memory is ahead of the disk until the thread commits it
         finally:
             self._quiet_lock.release()
+        job.preview = None  # run here, below, not by the thread
         self._queue.put(job)
+        if preview is not None:
+            _run_previews([(job.future, preview, job.value)])
         return job.future
 
     async def run_alone(self, fn: Callable[[], T]) -> T:
