@@ -51,13 +51,14 @@ def run(tmp_path: Path, body: Callable[[Store], Awaitable[None]], store_class: t
 
 
 class HeldFsync:
-    """`os.fsync`, held until released: the store thread waits inside its fsync meanwhile."""
+    """`os.fdatasync` (a journal's sync), held until released: the store thread waits inside
+    its sync meanwhile."""
 
     def __init__(self) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.fail: OSError | None = None
-        self._real = os.fsync
+        self._real = os.fdatasync
 
     def __call__(self, fd: int) -> None:
         self.entered.set()
@@ -71,7 +72,7 @@ class HeldFsync:
 def held_fsync(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldFsync]:
     held = HeldFsync()
     with monkeypatch.context() as m:
-        m.setattr(os, "fsync", held)
+        m.setattr(os, "fdatasync", held)
         try:
             yield held
         finally:
