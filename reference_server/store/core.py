@@ -108,6 +108,12 @@ class StoreCore:
             return value  # type: ignore[return-value]
         return await self._thread.run(fn, *args, **kwargs)
 
+    def sync_on_loop_when(self, alone: Callable[[], bool]) -> None:
+        """Let a write whose caller prepares nothing be made durable on the event loop itself,
+        without the hop to the store thread and back, whenever `alone()` says that nothing else
+        waits for the loop (the app: no other request in flight). See `thread.py`."""
+        self._thread.sync_on_loop = alone
+
     def now(self) -> float:
         return self.settings.clock()
 

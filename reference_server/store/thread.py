@@ -25,11 +25,13 @@ the lock (memory is now ahead of the disk); the job, already run, goes to the th
 commit alone, first in its group, and its caller is answered once that group is durable, as
 before. The thread then needs the GIL only for moments (to write the record, to send the
 preview and the answers) instead of for the job, which the loop, otherwise idle, would wait for.
-A job that wrote nothing (or failed, and was undone) is answered at once. The thread compacts a
-journal before it becomes quiet again, so that no job on the loop changes what it folds. Such a
-job's preview runs on the loop right after the job is handed over, while the thread writes and
-fsyncs: a refresh's RS256 signature releases the GIL while it computes (cryptography), so the
-thread is not held up, and the signature no longer waits for the thread to reach its fsync.
+A job that wrote nothing (or failed, and was undone) is answered at once. A job whose request is
+the only one in flight, and which has no preview, is even committed on the loop (`_run_here`):
+no thread is woken at all. The thread compacts a journal before it becomes quiet again, so that
+no job on the loop changes what it folds. A job's preview runs on the loop right after the job
+is handed over, while the thread writes and syncs: a refresh's RS256 signature releases the GIL
+while it computes (cryptography), so the thread is not held up, and the signature no longer
+waits for the thread to reach its sync.
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ class StoreThread:
         self._quiet_lock = threading.Lock()
         self._quiet = False  # not before the store is open (see `_main`)
         self._queue = _Inbox()
+        #: whether nothing else waits for the loop now (see `_run_here`); None: never so
+        self.sync_on_loop: Callable[[], bool] | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -137,8 +141,13 @@ class StoreThread:
     def _run_here(self, fn: Callable[[], Any],
                   preview: Callable[[Any], None] | None) -> asyncio.Future[Any] | None:
         """Run a job on the loop if the thread is quiet: its future, already done if the job
-        wrote nothing (or failed, and was undone), else done once the thread committed it.
-        None if the thread is not quiet (then the job must be submitted)."""
+        wrote nothing (or failed, and was undone) or was committed here, else done once the
+        thread committed it. None if the thread is not quiet (then the job must be submitted).
+
+        Committed here, on the loop, while the quiet lock is held: a job with no preview, when
+        `sync_on_loop()` says that nothing else waits for the loop (no other request in flight).
+        Then there is no hop to the thread and back at all, and nobody waits for the loop
+        during the sync; under concurrency writes go to the thread, and share its syncs."""
         if not self._quiet_lock.acquire(blocking=False):
             return None
         try:
@@ -151,6 +160,13 @@ class StoreThread:
             self._execute(job, units=True)
             if job.error is not None or not any(s.pending for s in self.storages):
                 _resolve(job.future, job.value, job.error)  # nothing to make durable
+                return job.future
+            if preview is None and self.sync_on_loop is not None and self.sync_on_loop():
+                failure = self._commit(_no_preview)  # quiet all along: durable, or undone
+                _resolve(job.future, job.value, failure)
+                if failure is None and self._compaction_due():
+                    # an empty job: the thread folds the journal after it, as after any group
+                    self._queue.put(_Job(_no_preview, loop.create_future(), loop))
                 return job.future
             self._quiet = False  # memory is ahead of the disk until the thread commits it
         finally:
@@ -334,6 +350,10 @@ class StoreThread:
             # RuntimeError: the caller's loop is closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 job.loop.call_soon_threadsafe(_resolve, job.future, job.value, job.error)
+
+
+def _no_preview() -> None:
+    return None
 
 
 def _run_previews(previews: list[tuple[Any, ...]]) -> None:
