@@ -16,6 +16,7 @@ from .clients import ClientAddresses
 from .config import Settings
 from .errors import error_middleware
 from .headers import add_security_headers
+from .inflight import InFlight
 from .passwords import Passwords
 from .routes import setup_routes
 from .state import (
@@ -65,8 +66,10 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
 def create_app(settings: Settings, components: Components = Components()) -> web.Application:
     """Build the app; storage, keys and thread pools are opened in its `cleanup_ctx`."""
     settings.check()
+    in_flight = InFlight()
     app = web.Application(
-        middlewares=[*components.middlewares, security_headers_middleware, error_middleware],
+        middlewares=[in_flight.middleware, *components.middlewares, security_headers_middleware,
+                     error_middleware],
         client_max_size=settings.max_body_bytes,
         handler_args=protocol.handler_args(settings),
     )
@@ -97,6 +100,7 @@ def create_app(settings: Settings, components: Components = Components()) -> web
             loop = asyncio.get_running_loop()
             keyring = await loop.run_in_executor(None, components.keyring, settings.data_dir)
             passwords = await loop.run_in_executor(None, components.passwords, settings)
+            store.sync_on_loop_when(in_flight.alone)
             app[STORE] = store
             app[KEYRING] = keyring
             app[PASSWORDS] = passwords

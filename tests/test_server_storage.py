@@ -29,8 +29,9 @@ def journal_of(path: Path) -> Path:
 
 
 def records(path: Path) -> list[bytes]:
-    """The record lines of a database's journal (its header left out)."""
-    return journal_of(path).read_bytes().splitlines(keepends=True)[1:]
+    """The record lines of a database's journal (its header left out; the zeros after them, the
+    room the file is grown by, too)."""
+    return journal_of(path).read_bytes().rstrip(b"\0").splitlines(keepends=True)[1:]
 
 
 def crash(db: Database) -> None:
@@ -49,11 +50,15 @@ def test_a_write_is_one_fsynced_journal_record_not_a_rewrite(tmp_path: Path, mon
     snapshot_before = path.read_bytes()
     calls: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
+    real_fdatasync = os.fdatasync
     monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "fdatasync",
+                        lambda fd: (calls.append("fdatasync"), real_fdatasync(fd))[1])
     monkeypatch.setattr(os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b)))
     table.insert({"a": 1})
     table.update({"a": 2}, doc_ids=[1])
-    assert calls == ["fsync", "fsync"], "one fsync per write, and no file replaced"
+    # the file was grown (zeros, fsynced) by the first write: a record changes no metadata
+    assert calls == ["fdatasync", "fdatasync"], "one fdatasync per write, and no file replaced"
     assert path.read_bytes() == snapshot_before, "the snapshot is not rewritten"
     assert len(records(path)) == 3
     crash(db)
@@ -117,18 +122,54 @@ def test_a_torn_journal_tail_is_cut_off_kept_aside_and_logged(tmp_path: Path, ca
     crash(db)
     *good_lines, last = journal_of(path).read_bytes().splitlines(keepends=True)
     good = b"".join(good_lines)
-    for torn in (last[:-1], last[:10], b"\x00" * 300):
-        journal_of(path).write_bytes(good + torn)
+    # a line cut short, and one whose middle never reached the disk (the zeros under it show)
+    for torn in (last[:-1], last[:10], last[:20] + b"\x00" * 9 + last[29:]):
+        journal_of(path).write_bytes(good + torn + b"\x00" * 300)
         with caplog.at_level(logging.WARNING, logger="reference_server.store.journal"):
             again = Database(path)
         assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
-        assert journal_of(path).read_bytes() == good, "the torn tail is cut off"
+        assert journal_of(path).read_bytes() == good, "the torn tail is cut off, zeros and all"
         [kept] = [p for p in tmp_path.iterdir() if ".torn-" in p.name]
         assert kept.read_bytes() == torn, "and kept beside the journal"
         assert "torn tail" in caplog.text and kept.name in caplog.text
         kept.unlink()
         caplog.clear()
         crash(again)
+
+
+def test_zeros_after_the_last_record_are_room_not_a_torn_write(tmp_path: Path, caplog) -> None:
+    """The journal is grown ahead of its records with zeros: after a crash, zeros follow the
+    last record, and they are neither damage nor a torn tail."""
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    assert journal_of(path).read_bytes().endswith(b"\x00"), "grown ahead, zero-filled"
+    crash(db)
+    with_room = journal_of(path).read_bytes() + b"\x00" * 300
+    journal_of(path).write_bytes(with_room)
+    with caplog.at_level(logging.WARNING, logger="reference_server.store.journal"):
+        again = Database(path)
+    assert [d["i"] for d in again.documents("t").all()] == [0, 1, 2]
+    assert not [p for p in tmp_path.iterdir() if ".torn-" in p.name] and not caplog.text
+    again.documents("t").insert({"i": 3})  # written over the zeros
+    crash(again)
+    assert [d["i"] for d in Database(path).documents("t").all()] == [0, 1, 2, 3]
+
+
+def test_a_complete_line_over_the_zeros_that_does_not_check_out_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    crash(db)
+    head, *lines = journal_of(path).read_bytes().splitlines(keepends=True)
+    lines[-1] = lines[-1].replace(b'"i":2', b'"i":7')  # complete, no zero in it, bad CRC
+    damaged = head + b"".join(lines) + b"\x00" * 300
+    journal_of(path).write_bytes(damaged)
+    with pytest.raises(CorruptDatabaseError, match="does not check out"):
+        DurableStorage(path)
+    assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
 
 
 def test_damage_before_good_records_refuses_to_start(tmp_path: Path) -> None:
@@ -231,17 +272,18 @@ def test_a_failed_fsync_undoes_the_write_and_cuts_the_journal_back(
     db = Database(path)
     table = db.documents("t")
     table.insert({"v": "old"})
-    size = journal_of(path).stat().st_size
+    before = records(path)
 
     def boom(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as m:
-        m.setattr(os, "fsync", boom)
+        m.setattr(os, "fdatasync", boom)
         with pytest.raises(OSError):
             table.update({"v": "new"}, doc_ids=[1])
     assert table.get(doc_id=1) == {"v": "old"}
-    assert journal_of(path).stat().st_size == size
+    assert records(path) == before
+    assert journal_of(path).stat().st_size == db.durable.journal.size, "cut back, zeros and all"
     table.update({"v": "newer"}, doc_ids=[1])
     crash(db)
     assert Database(path).documents("t").get(doc_id=1) == {"v": "newer"}

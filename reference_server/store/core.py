@@ -1,9 +1,11 @@
 """The store's plumbing: the data-dir lock, the two databases, the one thread that owns them.
 
-All database work runs on ONE thread (TinyDB is not thread-safe, `thread.py`); each job is one unit
-of work, durable before its caller hears back. A read (`_read`) runs on the event loop instead,
-without the hop, when that thread is quiet (no job running, nothing written waiting for its
-fsync); else it is a job like the others. Lists show documents encoded once (`rendering.py`).
+All database work runs on ONE thread at a time (TinyDB is not thread-safe, `thread.py`); each job
+is one unit of work, durable before its caller hears back. A read (`_read`) or a write (`_run`)
+runs on the event loop instead, without the hop, when the store thread is quiet (no job running,
+nothing written waiting for its sync), holding the lock that thread takes to leave the quiet
+state; a write's commit then goes to the thread, or is made on the loop when its request is the
+only one in flight (`sync_on_loop_when`). Lists show documents encoded once (`rendering.py`).
 How documents reach disk is `durable.py`'s business (a snapshot, `snapshot.py`, plus a journal,
 `journal.py`); what they are looked up by, `indexes.py`.
 The resources' own documents and queries live in `accounts.py`, `users.py` and
@@ -78,7 +80,8 @@ class StoreCore:
     # ----------------------------------------------------------------- plumbing
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run `fn` on the store thread as one unit of work, durable before this returns."""
+        """Run `fn` as one unit of work, durable before this returns: on the loop if the store
+        thread is quiet, else on that thread (`StoreThread.run_previewed`)."""
         return await self._thread.run_previewed(functools.partial(fn, *args, **kwargs),
                                                 _PREPARE.get())
 
@@ -107,6 +110,12 @@ class StoreCore:
         if done:
             return value  # type: ignore[return-value]
         return await self._thread.run(fn, *args, **kwargs)
+
+    def sync_on_loop_when(self, alone: Callable[[], bool]) -> None:
+        """Let a write whose caller prepares nothing be made durable on the event loop itself,
+        without the hop to the store thread and back, whenever `alone()` says that nothing else
+        waits for the loop (the app: no other request in flight). See `thread.py`."""
+        self._thread.sync_on_loop = alone
 
     def now(self) -> float:
         return self.settings.clock()

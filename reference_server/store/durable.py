@@ -269,6 +269,11 @@ class DurableStorage(Storage):
             assert unit.record, "prepare() first"
             self._pending.append(unit)
 
+    @property
+    def pending(self) -> bool:
+        """Whether ended units wait for `commit()`."""
+        return bool(self._pending)
+
     def abort(self) -> None:
         """Undo the current unit in memory (its record was never written)."""
         unit, self._unit = self._unit, None

@@ -18,6 +18,20 @@ itself, holding `_quiet_lock`. The thread takes that lock to leave the quiet sta
 any job, so a read on the loop never overlaps a job, never sees half a unit of work, and never
 sees a write whose fsync has not completed; it becomes quiet again only once its group is
 committed (or undone). When it is not quiet, the read is a job like any other (`run`).
+
+Writes without the first hop (`run_previewed`): while the thread is quiet, the loop runs a write
+job itself in the same way, under `_quiet_lock`, and leaves the quiet state before it lets go of
+the lock (memory is now ahead of the disk); the job, already run, goes to the thread for its
+commit alone, first in its group, and its caller is answered once that group is durable, as
+before. The thread then needs the GIL only for moments (to write the record, to send the
+preview and the answers) instead of for the job, which the loop, otherwise idle, would wait for.
+A job that wrote nothing (or failed, and was undone) is answered at once. A job whose request is
+the only one in flight, and which has no preview, is even committed on the loop (`_run_here`):
+no thread is woken at all. The thread compacts a journal before it becomes quiet again, so that
+no job on the loop changes what it folds. A job's preview runs on the loop right after the job
+is handed over, while the thread writes and syncs: a refresh's RS256 signature releases the GIL
+while it computes (cryptography), so the thread is not held up, and the signature no longer
+waits for the thread to reach its sync.
 """
 
 from __future__ import annotations
@@ -88,6 +102,8 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     alone: bool = False
     preview: Callable[[Any], None] | None = None
+    #: already run, on the loop (`run_previewed`): only its commit is left
+    executed: bool = False
     value: Any = None
     error: BaseException | None = field(default=None, repr=False)
 
@@ -101,6 +117,8 @@ class StoreThread:
         self._quiet_lock = threading.Lock()
         self._quiet = False  # not before the store is open (see `_main`)
         self._queue = _Inbox()
+        #: whether nothing else waits for the loop now (see `_run_here`); None: never so
+        self.sync_on_loop: Callable[[], bool] | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -111,8 +129,53 @@ class StoreThread:
     async def run_previewed(self, fn: Callable[[], T],
                             preview: Callable[[T], None] | None) -> T:
         """`run`, and `preview(value)` on the loop while the value's writes are made durable
-        (only if `fn` wrote something and succeeded; see the module docstring)."""
-        return await self._submit(fn, alone=False, preview=preview)
+        (only if `fn` wrote something and succeeded; see the module docstring).
+
+        While the thread is quiet, `fn` runs here and then on the loop, and only its commit is
+        left to the thread (see the module docstring)."""
+        future = self._run_here(fn, preview)
+        if future is None:
+            future = self._submit(fn, alone=False, preview=preview)
+        return await future
+
+    def _run_here(self, fn: Callable[[], Any],
+                  preview: Callable[[Any], None] | None) -> asyncio.Future[Any] | None:
+        """Run a job on the loop if the thread is quiet: its future, already done if the job
+        wrote nothing (or failed, and was undone) or was committed here, else done once the
+        thread committed it. None if the thread is not quiet (then the job must be submitted).
+
+        Committed here, on the loop, while the quiet lock is held: a job with no preview, when
+        `sync_on_loop()` says that nothing else waits for the loop (no other request in flight).
+        Then there is no hop to the thread and back at all, and nobody waits for the loop
+        during the sync; under concurrency writes go to the thread, and share its syncs."""
+        if not self._quiet_lock.acquire(blocking=False):
+            return None
+        try:
+            if not self._quiet or not self._thread.is_alive():
+                return None
+            if any(s.broken is not None or not s.database for s in self.storages):
+                return None  # an upgrade's first write, or a failure: the thread's business
+            loop = asyncio.get_running_loop()
+            job = _Job(fn, loop.create_future(), loop, preview=preview, executed=True)
+            self._execute(job, units=True)
+            if job.error is not None or not any(s.pending for s in self.storages):
+                _resolve(job.future, job.value, job.error)  # nothing to make durable
+                return job.future
+            if preview is None and self.sync_on_loop is not None and self.sync_on_loop():
+                failure = self._commit(_no_preview)  # quiet all along: durable, or undone
+                _resolve(job.future, job.value, failure)
+                if failure is None and self._compaction_due():
+                    # an empty job: the thread folds the journal after it, as after any group
+                    self._queue.put(_Job(_no_preview, loop.create_future(), loop))
+                return job.future
+            self._quiet = False  # memory is ahead of the disk until the thread commits it
+        finally:
+            self._quiet_lock.release()
+        job.preview = None  # run here, below, not by the thread
+        self._queue.put(job)
+        if preview is not None:
+            _run_previews([(job.future, preview, job.value)])
+        return job.future
 
     async def run_alone(self, fn: Callable[[], T]) -> T:
         """Run `fn` outside any unit, after every earlier job committed (open, close)."""
@@ -198,7 +261,8 @@ class StoreThread:
     def _run_group(self, group: list[_Job]) -> None:
         try:
             for job in group:
-                self._execute(job, units=True)
+                if not job.executed:
+                    self._execute(job, units=True)
             failure = self._commit(functools.partial(self._preview, group))
             if failure is not None:
                 for job in group:
@@ -209,9 +273,14 @@ class StoreThread:
                 job.error = job.error or exc
             self._settle(group)  # not quiet: memory may not be what is durable, until a group
             return               # goes through
-        self._calm()  # before the answers: a client that heard back may read on the loop at once
+        if not self._compaction_due():
+            self._calm()  # before the answers: a client that heard back may use the loop at once
+            self._settle(group)
+            return
+        # Not quiet while compacting: jobs on the loop would change what is being folded.
         self._settle(group)
-        self._compact()  # reads documents, changes none: reads on the loop may run meanwhile
+        self._compact()
+        self._calm()
 
     def _execute(self, job: _Job, units: bool) -> None:
         storages = list(self.storages) if units else []
@@ -249,6 +318,9 @@ class StoreThread:
                 failure = exc
         return failure
 
+    def _compaction_due(self) -> bool:
+        return any(s.broken is None and s.should_compact() for s in self.storages)
+
     def _compact(self) -> None:
         for storage in self.storages:
             if storage.broken is None and storage.should_compact():
@@ -278,6 +350,10 @@ class StoreThread:
             # RuntimeError: the caller's loop is closed, so nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 job.loop.call_soon_threadsafe(_resolve, job.future, job.value, job.error)
+
+
+def _no_preview() -> None:
+    return None
 
 
 def _run_previews(previews: list[tuple[Any, ...]]) -> None:

@@ -11,8 +11,9 @@ costs itself hides as little as possible of what the servers cost.
 `OPERATIONS` is the one place that lists what is measured: a row per operation. An operation
 the server does not serve (404 or 405 on the first try: an older server) is reported as such.
 One more row is no request at all: the disk's own cost of what a write waits for, a record of
-300 bytes appended to a file beside the data dir and fsynced, measured by the benchmark itself in
-the same rounds (a create or a refresh pays one such fsync).
+300 bytes written over the zeros of a file grown ahead (as the journal is) beside the data dir and
+fdatasynced, measured by the benchmark itself in the same rounds (a create or a refresh pays one
+such sync).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from urllib.parse import urlsplit
 #: Per operation: a p50 at most this many floors (issue 19); None: no target.
 TARGETS: dict[str, float] = {"list": 2.0, "create": 3.0, "refresh": 3.0}
 FLOOR = "floor"
-FSYNC = "disk: 300 B appended + fsync"
+FSYNC = "disk: 300 B written + fdatasync"
 TIMEOUT = 10.0
 RECORD = b"x" * 299 + b"\n"
+#: The probe file's size, zero-filled ahead as the journal is (its records go round in it).
+PROBE_BYTES = 1 << 20
 
 
 class Client:
@@ -74,6 +77,7 @@ class Session:
     account_id: str = ""
     doomed: list[str] = field(default_factory=list)
     made: int = 0
+    probe_at: int = 0
 
     def create(self, name: str) -> str:
         status, body = self.api.call("POST", "/accounts", {"name": name}, self.access)
@@ -87,9 +91,10 @@ def _prepare_deletes(s: Session, count: int) -> None:
     s.doomed = [s.create(f"Doomed {s.made}") for _ in range(count)]
 
 
-def _append_and_fsync(s: Session, i: int) -> None:
-    os.write(s.sync_fd, RECORD)
-    os.fsync(s.sync_fd)
+def _write_and_sync(s: Session, i: int) -> None:
+    s.probe_at = (s.probe_at + len(RECORD)) % (PROBE_BYTES - len(RECORD))
+    os.pwrite(s.sync_fd, RECORD, s.probe_at)
+    os.fdatasync(s.sync_fd)
 
 
 def _next_refresh(s: Session, body: bytes) -> None:
@@ -125,7 +130,7 @@ class Operation:
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(FLOOR, "GET", lambda s: "/accounts", auth=False, on_floor=True),
-    Operation(FSYNC, "", lambda s: "", local=_append_and_fsync),
+    Operation(FSYNC, "", lambda s: "", local=_write_and_sync),
     Operation("list", "GET", lambda s: "/accounts"),
     Operation("create", "POST", lambda s: "/accounts",
               body=lambda s, i: {"name": f"Bench {i}", "metadata": {"i": i}}, expect=(201,)),
@@ -153,8 +158,10 @@ class Row:
 def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
             batch: int, disk: Path) -> dict[str, Any]:
     """Every operation `rounds` x `batch` times, interleaved; p50 per operation and its ratio to
-    the floor's. `disk`: a file to append to for the fsync row (beside the data dir)."""
-    fd = os.open(disk, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    the floor's. `disk`: a file to write to for the disk row (beside the data dir)."""
+    fd = os.open(disk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, bytes(PROBE_BYTES))
+    os.fsync(fd)
     s = Session(Client(base), Client(floor_base), fd)
     try:
         status, body = s.api.call("POST", "/authentication/login", login)
