@@ -34,6 +34,7 @@ from dpaas_conformance.library.calls_v2 import (
     walk_with,
 )
 from dpaas_conformance.library.client import ApiClient, body_of, excerpt
+from dpaas_conformance.library.instants import parse_instant, same_instant
 from dpaas_conformance.library.outcomes import TargetFailure
 from dpaas_conformance.library.schemas import assert_valid, problems
 from dpaas_conformance.library.target import Target
@@ -204,9 +205,11 @@ def not_honoured(api: ApiClient, actors: Actors, created: tuple[Created, ...],
         assert_valid("error", body_of(response))
     chosen = sent_json(response)[field]
     before, now = later(api, actors, created)
-    assert now.get(field) != chosen, f"the server honoured the client's {field}={chosen!r}"
+    # Timestamps as instants: "2001-01-01T00:00:00+00:00" honours "2001-01-01T00:00:00Z".
+    assert not same_instant(now.get(field), chosen), (
+        f"the server honoured the client's {field}={chosen!r}: it reads {now.get(field)!r}")
     if field in ("id", "organization_id", "created_at", "deleted_at"):
-        assert now.get(field) == before.get(field), (
+        assert same_instant(now.get(field), before.get(field)), (
             f"{field} was {before.get(field)!r} and is now {now.get(field)!r}"
         )
 
@@ -221,18 +224,23 @@ def others_cannot_read(api: ApiClient, actors: Actors, created: tuple[Created, .
     )
 
 
-def instant(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
+def instant(value: Any, field: str) -> datetime:
+    found = parse_instant(value)
+    if found is None:
+        raise TargetFailure("ACC-6", f"{field} {value!r} is not an ISO 8601 timestamp")
+    return found
 
 
 @then("a later GET of the account they created keeps its created_at, and its updated_at is not "
       "earlier")
 def timestamps_kept(api: ApiClient, actors: Actors, created: tuple[Created, ...]) -> None:
     before, now = later(api, actors, created)
-    assert instant(now["created_at"]) == instant(before["created_at"]), (
+    assert instant(now["created_at"], "created_at") == instant(before["created_at"],
+                                                               "created_at"), (
         f"an update moved created_at from {before['created_at']} to {now['created_at']}"
     )
-    assert instant(now["updated_at"]) >= instant(before["updated_at"]), (
+    assert instant(now["updated_at"], "updated_at") >= instant(before["updated_at"],
+                                                               "updated_at"), (
         f"an update moved updated_at back from {before['updated_at']} to {now['updated_at']}"
     )
 

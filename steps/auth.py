@@ -79,7 +79,7 @@ def logs_in_wrong(api: ApiClient, target: Target, name: str, credential: str) ->
 
 
 #: Whose password the SHOULD comparison gets wrong: not the admin's when another principal is
-#: configured, since the MUST rows already spend one of the admin's (see the README).
+#: configured, since the MUST rows already spend one of the admin's (see docs/checking.md).
 COMPARED = ("limited", "other", "admin")
 
 

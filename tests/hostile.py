@@ -18,7 +18,7 @@ one run of the suite meets them all.
 
 `python -m tests.hostile MODE [--port P] [--paths /accounts,...]` serves the reference server
 (demo principals, see examples/reference-demo.toml) behind one of them, for the measurements in
-docs/notes/issue-15.md.
+docs/testing.md ("Hostile targets").
 """
 
 from __future__ import annotations

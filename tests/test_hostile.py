@@ -2,8 +2,8 @@
 verdict about the target where its answer is itself a breach, and prints no secret.
 
 Bounded time comes from the deadline per request (given short here) and the caps per answer,
-never from a timeout of the test; nothing here measures time (see docs/notes/issue-15.md for the
-measured runs).
+never from a timeout of the test; nothing here measures time (see docs/testing.md, "Hostile
+targets", for the measured runs).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -313,8 +314,18 @@ mutant("patch_name_null_accepted", "ACC-11", MUST, "PATCH with name null answers
        **middleware(edit_body(on_update("PATCH"), drop_nulls)))
 
 
-def honours(field: str) -> dict[str, Any]:
-    """A handler that strips `field` before validating, then writes it anyway."""
+def other_notation(value: Any) -> Any:
+    """A timestamp written back as +00:00 rather than as it came (the same instant)."""
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return stamp.astimezone(UTC).isoformat()
+
+
+def honours(field: str, write: Callable[[Any], Any] = lambda value: value) -> dict[str, Any]:
+    """A handler that strips `field` before validating, then writes it (as `write` makes it)
+    anyway."""
 
     @web.middleware
     async def mw(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -327,7 +338,7 @@ def honours(field: str) -> dict[str, Any]:
         if response.status < 300:
             identity = await authenticate(request)
             await request.app[STORE].force(identity.organization_id, account_id,
-                                           {field: body[field]})  # type: ignore[attr-defined]
+                                           {field: write(body[field])})  # type: ignore[attr-defined]
         return response
 
     return {"store": Forces, "middlewares": (answering(mw),)}
@@ -335,6 +346,9 @@ def honours(field: str) -> dict[str, Any]:
 
 mutant("update_honours_created_at", "ACC-12", MUST, "PUT and PATCH store the created_at sent",
        **honours("created_at"))
+mutant("update_honours_updated_at_other_notation", "ACC-12", MUST,
+       "PUT and PATCH store the updated_at sent, written back as +00:00 instead of Z",
+       **honours("updated_at", other_notation))
 mutant("update_moves_organization", "ACC-12", MUST,
        "PUT and PATCH store the organization_id sent", **honours("organization_id"))
 

@@ -436,7 +436,7 @@ def per_address(request: web.Request, _sent: Any) -> Any:
 
 
 #: Failed logins a throttle counting per client address allows in its window: above what one run
-#: spends before its throttling probe (README: six), below what the probe tries (30).
+#: spends before its throttling probe (docs/checking.md: six), below what the probe tries (30).
 ADDRESS_LIMIT = 10
 
 
