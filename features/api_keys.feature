@@ -54,7 +54,7 @@ Feature: API keys of service accounts
     And they have issued 2 keys for it
     When they list its keys
     Then the response status is 200
-    And the response body is a list of keys, newest first, holding the keys they were issued
+    And the key list holds the keys they were issued, newest first, each with its fields
 
   @must @KEY-5
   Scenario: A revoked key is refused at once, and the service account's other key still works

@@ -44,12 +44,27 @@ SERVICE_ACCOUNTS = "/service-accounts"
 EXPIRY_WAIT = 4.0
 
 
+def format_instant(when: float) -> str:
+    """An ISO 8601 time in UTC with `Z`, to the second (what `expires_at` is sent as)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(when)))
+
+
 def service_account_path(service_account_id: Any) -> str:
     return f"{SERVICE_ACCOUNTS}/{quote(str(service_account_id), safe='')}"
 
 
 def is_success(response: httpx.Response) -> bool:
     return 200 <= response.status_code < 300
+
+
+def authenticated(response: httpx.Response) -> None:
+    """A signed request that should work was authenticated: not 401, no server error (HMAC-1);
+    a 403 proves authentication too (the service account may have no rights)."""
+    if response.status_code == 429:
+        raise Inconclusive("the target throttled a signed request (429)")
+    assert response.status_code != 401 and response.status_code < 500, (
+        f"a request signed with a key that should work answered {response.status_code}: "
+        f"{excerpt(response, 200)}")
 
 
 # --- state -----------------------------------------------------------------------------------
