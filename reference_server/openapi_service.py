@@ -63,6 +63,10 @@ EXAMPLE_KEY = {
 }
 
 
+#: the accounts' metadata bounds (the same validation on the server)
+METADATA: Schema = {"type": "object", "additionalProperties": ref("schemas", "MetadataValue")}
+
+
 def order_by(fields: list[str]) -> Schema:
     return {"name": "order_by", "in": "query",
             "description": "Sort field, ascending; prefix `-` to descend (LIST-4).",
@@ -107,24 +111,24 @@ def schemas() -> dict[str, Schema]:
         "ServiceAccountList": _list_of("ServiceAccount"),
         "KeyList": _list_of("Key"),
         "ServiceAccountCreate": {
-            "type": "object", "required": ["name", "account_id"],
+            "type": "object", "required": ["name", "account_id"], "additionalProperties": False,
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH},
                 "account_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
                                "description": "A live account of the caller's organization "
                                               "(else 422 naming it: SA-4)."},
                 "description": text,
-                "metadata": {"type": "object"}}},
+                "metadata": METADATA}},
         "ServiceAccountPatch": {
-            "type": "object",
+            "type": "object", "additionalProperties": False,
             "properties": {"name": {"type": "string", "minLength": 1,
                                     "maxLength": MAX_NAME_LENGTH},
-                           "description": text, "metadata": {"type": "object"},
+                           "description": text, "metadata": METADATA,
                            "is_active": {"type": "boolean",
                                          "description": "`false` deactivates it: its keys stop "
                                                         "at once (SA-7)."}}},
         "KeyIssue": {
-            "type": "object",
+            "type": "object", "additionalProperties": False,
             "properties": {
                 "description": text,
                 "expires_at": {"type": ["string", "null"], "format": "date-time",
@@ -150,8 +154,8 @@ def issued_key(key: Schema) -> Schema:
 
 
 def _errors(*codes: str) -> dict[str, Schema]:
-    names = {"401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
-             "422": "ValidationError"}
+    names = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
+             "413": "PayloadTooLarge", "415": "UnsupportedMediaType", "422": "ValidationError"}
     return {c: ref("responses", names[c]) for c in codes}
 
 
@@ -189,7 +193,7 @@ def paths() -> dict[str, Schema]:
                 "tags": tag, "requestBody": body,
                 "responses": {**_ok("The new service account.", "ServiceAccount",
                                     EXAMPLE_SERVICE_ACCOUNT, "201"),
-                              **_errors("401", "403", "422")}},
+                              **_errors("400", "401", "403", "413", "415", "422")}},
         },
         "/service-accounts/{id}": {
             "get": {"operationId": "getServiceAccount", "summary": "Get one service account",
@@ -205,7 +209,8 @@ def paths() -> dict[str, Schema]:
                           "example": {"is_active": False}}}},
                       "responses": {**_ok("The updated service account.", "ServiceAccount",
                                           {**EXAMPLE_SERVICE_ACCOUNT, "is_active": False}),
-                                    **_errors("401", "403", "404", "422")}},
+                                    **_errors("400", "401", "403", "404", "413", "415",
+                                              "422")}},
             "delete": {"operationId": "deleteServiceAccount",
                        "summary": "Delete a service account (its keys stop at once)",
                        "tags": tag, "parameters": [one],
@@ -231,7 +236,8 @@ def paths() -> dict[str, Schema]:
                      "responses": {**_ok("The new key, with its secret.", "IssuedKey",
                                          {**EXAMPLE_KEY,
                                           "secret_key": "sk_live_2f1a...(shown once)"}, "201"),
-                                   **_errors("401", "403", "404", "422")}},
+                                   **_errors("400", "401", "403", "404", "413", "415",
+                                             "422")}},
         },
         "/service-accounts/{id}/keys/{key_id}": {
             "delete": {"operationId": "revokeKey", "summary": "Revoke a key",

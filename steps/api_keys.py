@@ -142,6 +142,18 @@ def short_lived_key(request: pytest.FixtureRequest, api: ApiClient, target: Targ
     return (*keys, new_key(request, api, target, issued_keys, actors.they, owner, body))
 
 
+@given("a request signed with that key lists the accounts")
+def reader_lists(api: ApiClient, keys: tuple[Key, ...], target_time: TargetTime) -> None:
+    """A signed request that succeeds (KEY-3 counts a use only then)."""
+    response = signed(api, last_key(keys), target_time, "GET", "/accounts")
+    if response.status_code == 429:
+        raise Inconclusive("the target throttled a signed request (429)")
+    with charged_to("HMAC-1"):
+        assert response.status_code == 200, (
+            f"a request signed with a new key of the reader service account answered "
+            f"{response.status_code}: {excerpt(response, 200)}")
+
+
 @when("the key's expires_at has passed on the target's clock")
 def expiry_passes(target: Target, keys: tuple[Key, ...], target_time: TargetTime) -> None:
     """The embedded server's clock is moved on (and back when the scenario ends); another
