@@ -721,6 +721,18 @@ async def revoked_keys_gone(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+class OtherKeyFormat(Store):
+    """Access keys in another format: `AKIA` and 20 URL-safe Base64 characters (dashes and
+    underscores included), as another server might make them."""
+
+    def _issue_key_sync(self, organization_id: str, service_account_id: str,
+                        key: dict[str, Any]) -> Any:
+        import secrets
+
+        key = {**key, "access_key": "AKIA" + secrets.token_urlsafe(15)}
+        return super()._issue_key_sync(organization_id, service_account_id, key)
+
+
 def correct(name: str, why: str, *, ids: Sequence[str] = (), warnings: Sequence[str] = (),
             cls: type[HarnessVariant] = HarnessVariant, **parts: Any) -> HarnessVariant:
     if "middlewares" in parts:
@@ -739,6 +751,8 @@ CORRECT_VARIANTS_SERVICE = [
             ids=("KEY-4", "KEY-5"), middlewares=(revoked_keys_gone,)),
     correct("allowlist_refusal_403", "a key used from outside its allowlist gets 403",
             ids=("KEY-7",), hmac=AllowlistForbidden),
+    correct("other_key_format", "access keys are AKIA and URL-safe Base64, not sa_ and hex",
+            ids=("KEY-1", "KEY-3", "KEY-5", "KEY-8", "HMAC-1", "HMAC-6"), store=OtherKeyFormat),
     correct("other_service_paths", "service accounts and keys at other paths, named in "
             "[paths]", cls=PathsVariant, hmac=SignedAsSent, middlewares=(other_paths,)),
 ]
