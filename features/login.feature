@@ -49,7 +49,7 @@ Feature: Logging in
   @must @AUTH-5
   Scenario Outline: A login with a wrong <credential> is refused without a token
     When the admin user logs in with a wrong <credential>
-    Then the response is a client error with a JSON error body
+    Then the response is a client error whose JSON body has an error and a message
     And the response carries no token
 
     Examples:

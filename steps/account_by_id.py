@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from dpaas_conformance.common import error_shape
 from dpaas_conformance.library.calls import Actors, Created, find
 from dpaas_conformance.library.calls_v2 import (
     never_existing_id,
@@ -74,7 +75,7 @@ def not_found(response: httpx.Response) -> None:
         f"expected 404 for an id the caller's organization does not have, got "
         f"{response.status_code}: {excerpt(response)}"
     )
-    assert_valid("error", body_of(response))
+    error_shape(response)
 
 
 @then("the account read is the one the list shows")

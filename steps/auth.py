@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
@@ -28,6 +27,7 @@ from dpaas_conformance.library.calls import (
 )
 from dpaas_conformance.library.client import ApiClient, BearerAuth, body_of, excerpt
 from dpaas_conformance.library.outcomes import Inconclusive, TargetFailure, charged_to
+from dpaas_conformance.library.race import Outcome, at_once
 from dpaas_conformance.library.schemas import assert_valid
 from dpaas_conformance.library.target import ACCESS_TOKEN_TTL, Target
 from pytest_bdd import given, parsers, then, when
@@ -35,7 +35,6 @@ from pytest_bdd import given, parsers, then, when
 #: Seconds the suite will wait, once, when a target throttles its bad-credential checks.
 THROTTLE_PATIENCE = 10
 CLOCK_TOLERANCE = 120  # seconds between the target's clock and ours that we do not hold against it
-CONCURRENT_TIMEOUT = 30.0
 
 # --- logging in ----------------------------------------------------------------------------
 
@@ -213,33 +212,12 @@ def refresh_without(api: ApiClient) -> httpx.Response:
     return api.request("POST", REFRESH, json={})
 
 
-Outcome = httpx.Response | BaseException | None
-
-
 @when(parsers.parse("they refresh their token {n:d} times at once"), target_fixture="responses")
 def refresh_at_once(api: ApiClient, actors: Actors, n: int) -> list[Outcome]:
-    """Each request on its own warmed-up connection, released together by a barrier."""
     token = actors.they.refresh_token
-    barrier = threading.Barrier(n)
-    results: list[Outcome] = [None] * n
-    clients = [api.sibling() for _ in range(n)]
-
-    def one(i: int) -> None:
-        try:
-            clients[i].request("GET", "/accounts")  # opens the connection before the race
-            barrier.wait(timeout=CONCURRENT_TIMEOUT)
-            results[i] = clients[i].request("POST", REFRESH, json={"refresh_token": token})
-        except BaseException as exc:  # handed to the Then step, which judges it
-            results[i] = exc
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=CONCURRENT_TIMEOUT)
-    for client in clients:
-        client.close()
-    return results
+    return at_once(api, n, lambda client, _: client.request("GET", "/accounts"),
+                   lambda client, _: client.request("POST", REFRESH,
+                                                    json={"refresh_token": token}))
 
 
 @then(parsers.parse(

@@ -8,13 +8,13 @@ claims ACCOUNTS: restoring needs an update.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from dpaas_conformance.common import error_shape
 from dpaas_conformance.library.calls import (
     Actors,
     Created,
@@ -32,11 +32,8 @@ from dpaas_conformance.library.calls_v2 import (
 )
 from dpaas_conformance.library.client import ApiClient, body_of, excerpt
 from dpaas_conformance.library.outcomes import Inconclusive, TargetFailure
-from dpaas_conformance.library.schemas import assert_valid
+from dpaas_conformance.library.race import Outcome, at_once
 from pytest_bdd import given, parsers, then, when
-
-CONCURRENT_TIMEOUT = 30.0
-Outcome = httpx.Response | BaseException | None
 
 
 @dataclass(frozen=True)
@@ -129,30 +126,12 @@ def delete_default(api: ApiClient, actors: Actors, made_default: Mapping[str, An
       target_fixture="responses")
 def make_defaults_at_once(api: ApiClient, actors: Actors, created: tuple[Created, ...]
                           ) -> list[Outcome]:
-    """Each PATCH on its own warmed-up connection, released together by a barrier."""
     ids = [c.account["id"] for c in created if c.by == actors.they.principal.name]
-    barrier = threading.Barrier(len(ids))
-    results: list[Outcome] = [None] * len(ids)
-    clients = [api.sibling() for _ in ids]
     token = actors.they.access_token
-
-    def one(i: int) -> None:
-        try:
-            clients[i].request("GET", f"/accounts/{ids[i]}", token=token)  # opens the connection
-            barrier.wait(timeout=CONCURRENT_TIMEOUT)
-            results[i] = clients[i].request("PATCH", f"/accounts/{ids[i]}",
-                                            json={"is_default": True}, token=token)
-        except BaseException as exc:  # handed to the Then step, which judges it
-            results[i] = exc
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(ids))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=CONCURRENT_TIMEOUT)
-    for client in clients:
-        client.close()
-    return results
+    return at_once(api, len(ids),
+                   lambda client, i: client.request("GET", f"/accounts/{ids[i]}", token=token),
+                   lambda client, i: client.request("PATCH", f"/accounts/{ids[i]}",
+                                                    json={"is_default": True}, token=token))
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -223,8 +202,8 @@ def refusal_changed_nothing(api: ApiClient, actors: Actors, response: httpx.Resp
                             made_default: Mapping[str, Any]) -> None:
     if is_success(response):
         return  # accepted: free (ACC-20, ACC-21), and the one-default rule is checked apart
-    assert_valid("error", body_of(response))
     now = read_account(api, actors.they, made_default["id"])
     differ = same_account(now, made_default)
     assert not differ, f"a refused request changed the account: {differ}"
+    error_shape(response)
 

@@ -25,7 +25,7 @@ from reference_server.demo import DEMO_PRINCIPALS
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "schemathesis.toml"
 RUN_TIMEOUT = 180
-#: A fixed seed keeps this small run the same every time; the README's full run has none.
+#: A fixed seed keeps this small run the same every time; docs/checking.md's full run has none.
 SEED = "20250930"
 MODULE = "test_schemathesis.py"
 

@@ -213,6 +213,30 @@ def test_err_1_judges_the_body_of_the_error_sent_and_never_asks_for_a_status() -
     assert blamed(common.error_shape_for_status, resp(422, {"detail": "x"})) == ("ERR-0", "must")
 
 
+def test_the_shape_of_an_error_body_blames_its_owner_not_the_rule_that_asked_for_the_status(
+) -> None:
+    """AUTH-15 got its 401 from a server whose bodies say "msg": only ERR-0 is broken. A 404's
+    shape is ERR-7's; a 409's or a 400's is ERR-1's SHOULD, the MUST being a JSON object."""
+    msg = {"error": "Unauthorized", "msg": "m"}
+    assert blamed(common.named_error, resp(401, msg), "Unauthorized", 401) == ("ERR-0", "must")
+    assert blamed(common.named_error, error(401, "Denied"), "Unauthorized", 401) == (
+        "ERR-0", "must")
+    assert blamed(common.client_error, resp(422, {"error": "ValidationError"})) == (
+        "ERR-0", "must")
+    assert blamed(common.client_error, resp(404, {"error": "NotFound", "msg": "m"})) == (
+        "ERR-7", "must")
+    assert blamed(common.client_error, resp(409, {"error": "Conflict", "detail": "d"})) == (
+        "ERR-1", "should")
+    common.client_error(error(409, "Conflict"))
+    for not_a_json_error in (resp(400, ["an", "array"]), resp(400, text="bad")):
+        with pytest.raises(AssertionError) as caught:  # the scenario's own MUST (ERR-2, ...)
+            common.client_error(not_a_json_error)
+        assert not isinstance(caught.value, TargetFailure)
+    with pytest.raises(AssertionError) as caught:  # the wrong status stays the scenario's
+        common.named_error(error(403, "Forbidden"), "Unauthorized", 401)
+    assert not isinstance(caught.value, TargetFailure)
+
+
 def test_no_429_blames_auth_7_alone() -> None:
     assert blamed(common.throttled, error(401, "Unauthorized")) == ("AUTH-7", "should")
 

@@ -13,6 +13,7 @@ import fcntl
 import json
 
 import pytest
+from dpaas_conformance.library.requirements import checked_pairs
 
 from tests.mutants import BASELINE, CORRECT, MUTANT, tables, variants
 from tests.mutants.background import session_baseline, started
@@ -67,6 +68,12 @@ def test_there_are_enough_variants_in_every_area() -> None:
     assert {v.area for v in mutants} == {"AUTH", "LIST", "ACC", "USER", "ERR", "SA", "KEY",
                                          "HMAC"}
     assert len([v for v in found if v.kind == CORRECT]) >= 8
+
+
+def test_every_must_and_should_part_has_a_mutant() -> None:
+    """A requirement no mutant breaks is one the suite may not check at all."""
+    broken = {(v.requirement, v.level) for v in variants().values() if v.kind == MUTANT}
+    assert sorted(checked_pairs() - broken) == []
 
 
 def test_every_mutant_is_caught(results: Results) -> None:

@@ -9,6 +9,7 @@ run from an empty directory that holds a `steps/` package of its own).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,24 @@ def test_the_command_runs_only_the_installed_scenarios_in_isolation() -> None:
 def test_the_command_prints_the_example_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--example-config"]) == 0
     assert capsys.readouterr().out == EXAMPLE_CONFIG.read_text()
+
+
+def test_a_value_sent_as_a_token_is_masked_but_never_in_the_scenarios_name(
+        project: Project) -> None:
+    """The refresh token "an unknown one" is masked in what was sent, not in the scenario's id:
+    masked there, the verdict filed the failure apart and called the scenario "not run"."""
+    result = project.run('''
+  @must @AUTH-11
+  Scenario Outline: An unknown refresh token is refused
+    When someone refreshes with the refresh token <token>
+    Then the response is a client error with a JSON error body
+
+    Examples:
+      | token            |
+      | "an unknown one" |
+''')
+    assert result.ret == 1
+    rows = project.report()["scenarios"]
+    assert [(r["nodeid"].split("[")[-1], r["outcome"]) for r in rows] == [
+        ('"an unknown one"]', "must failed")]
+    assert not re.search(r"\d+ scenarios? not run", result.stdout.str())

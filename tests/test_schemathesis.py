@@ -1,4 +1,4 @@
-"""A bounded Schemathesis run against the reference server: the README's command, made small.
+"""A bounded Schemathesis run against the reference server: docs/checking.md's command, small.
 
 The same `st run` an implementer runs against their own server (every check, every phase,
 stateful runs following the document's links), with few examples per operation so it costs a

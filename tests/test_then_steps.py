@@ -184,6 +184,8 @@ CASES: dict[Callable[..., Any], Case] = {
     common.status_is_success: Case({"response": resp(204)}, {"response": resp(302)}),
     common.client_error: Case({"response": error(401, "Unauthorized")},
                               {"response": resp(500, {"error": "X", "message": "m"})}),
+    common.client_error_with_message: Case({"response": error(400, "BadRequest")},
+                                           {"response": resp(400, {"error": "BadRequest"})}),
     common.success_or_client_error: Case({"response": error(422, "ValidationError", a=["m"])},
                                          {"response": error(503, "Unavailable")}),
     common.named_error: Case({"response": error(403, "Forbidden")},

@@ -10,6 +10,7 @@ reports read it.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
@@ -152,11 +153,15 @@ def message_of(error: BaseException) -> str:
 
 
 def raised_at(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    """The suite's innermost frame: where the finding was made."""
-    for entry in reversed(excinfo.traceback):
-        path = Path(entry.path)
+    """The suite's innermost frame where the finding was made: through `charged_to`, which
+    re-raises it under its owner's name, to the check that failed."""
+    error = excinfo.value
+    while isinstance(error.__cause__, AssertionError) and error.__cause__.__traceback__:
+        error = error.__cause__
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename)
         if path.is_relative_to(SUITE_DIR):
-            return f"{path.relative_to(SUITE_DIR.parent)}:{entry.lineno + 1} in {entry.name}"
+            return f"{path.relative_to(SUITE_DIR.parent)}:{frame.lineno} in {frame.name}"
     return ""
 
 

@@ -108,12 +108,20 @@ def scrub_report(report: pytest.TestReport, result: R, target: Any, client: Any)
     return _redacted(result, values)
 
 
+#: Fields that name the scenario, from the feature files (public text): a value a scenario sends
+#: as a token ("an unknown one") is masked in what it sent and got, never in the key the verdict
+#: files the result under (masked, the scenario read as "not run" beside a stray failure).
+PUBLIC_FIELDS = frozenset({"identity", "scenario", "where", "step"})
+
+
 def _redacted(value: R, values: list[str]) -> R:
     """A copy of a frozen dataclass whose text fields (nested ones too) are masked."""
     if not dataclasses.is_dataclass(value):
         return value
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(value):
+        if f.name in PUBLIC_FIELDS:
+            continue
         field_value = getattr(value, f.name)
         if isinstance(field_value, str) and field_value:
             changes[f.name] = redact(field_value, values)

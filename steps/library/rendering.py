@@ -6,7 +6,7 @@ target is an assertion about its answer, and its traceback would only show the s
 An inconclusive scenario keeps the suite's own frames, since there the bug may be the suite's.
 
 The terminal shows a failure in full once per cause; a later failure with the same cause (the same
-outcome and the same message, ids and tokens aside) is shown in five lines that point at the first.
+outcome and the same message, ids and tokens aside) is shown in two lines that point at the first.
 The JSON and HTML reports keep every failure in full.
 """
 
@@ -22,7 +22,6 @@ from dpaas_conformance.library.results import ScenarioResult
 
 WIDTH = 80
 MESSAGE_LINES = 40  # of one assertion's text, in full
-SHORT_MESSAGE = 160  # characters of it, in a compact entry
 #: Not part of a cause: masked secrets, and ids, timestamps and tokens (words with digits).
 VOLATILE = re.compile(r"\S*…\S* \(\d+ chars, masked\)|(?=[\w-]*\d)[\w-]{8,}")
 
@@ -130,20 +129,15 @@ def full(result: ScenarioResult, same_cause: int = 0) -> Rendered:
 
 
 def compact(result: ScenarioResult, first: ScenarioResult) -> Rendered:
-    """Five lines for a failure whose cause an earlier one showed in full."""
+    """Two lines for a failure whose cause an earlier one showed in full: where, and what it
+    blames. Its message is the cause's, so it is not repeated."""
     level = (result.judged_level or result.identity.level).upper()
-    blamed = ", ".join(result.blamed)
-    message = " ".join(line.strip() for line in message_lines(result)[:3])
-    if len(message) > SHORT_MESSAGE:
-        message = message[:SHORT_MESSAGE - 1] + "…"
-    what = (f"Requirement broken: {blamed} ({level})" if result.outcome != INCONCLUSIVE
-            else "Inconclusive, not held against the target")
+    what = (f"breaks {', '.join(result.blamed)} ({level})" if result.outcome != INCONCLUSIVE
+            else "inconclusive, not held against the target")
     name = first.failure.scenario if first.failure else first.identity.nodeid
+    step = result.failure.step if result.failure else "before its first step"
     return Rendered([
-        scenario_line(result),
-        step_line(result),
-        what,
-        f"Expected and got: {message}",
-        f'Same cause as "{name}", shown in full above. This one\'s exchanges and replay: '
+        f"{scenario_line(result)}, at {step}",
+        f'Same cause as "{name}", shown in full above: {what}. This one\'s exchanges and replay: '
         "the --dpaas-report JSON, the --html report, or --dpaas-details=all.",
     ], crash(result))

@@ -203,6 +203,11 @@ class _Layer:
         return piece
 
 
+def too_large(what: str, cap: int, said: str = "") -> str:
+    return (f"the answer to {what} is over {cap} bytes{said}: far more than any answer of this "
+            "API, so the suite stopped reading it")
+
+
 def read_body(response: httpx.Response, limits: Limits, what: str) -> bytes:
     """The whole body of a streamed response, decoded, within the caps (else BrokenAnswer).
 
@@ -215,14 +220,15 @@ def read_body(response: httpx.Response, limits: Limits, what: str) -> bytes:
                  response.headers.get("content-encoding", "").split(",") if e.strip()]
     layers = [_Layer(name, limits.body_cap) for name in reversed(encodings)]
     pieces: list[bytes] = []
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.body_cap:  # said so: nothing to read
+        raise BrokenAnswer(too_large(what, limits.body_cap, f" ({declared} by its Content-Length)"))
     try:
         wire = 0
         for chunk in response.iter_raw():
             wire += len(chunk)
             if wire > limits.body_cap:
-                raise _TooLarge(
-                    f"the answer to {what} is over {limits.body_cap} bytes: far more than any "
-                    "answer of this API, so the suite stopped reading it")
+                raise _TooLarge(too_large(what, limits.body_cap))
             pieces.extend(_through(layers, chunk, what))
         pieces.extend(_through(layers, b"", what, final=True))
     except _TooLarge as exc:

@@ -243,6 +243,11 @@ mutant("unknown_id_400", "ACC-8", MUST, "an id the organization lacks gets 400, 
        **middleware(not_found_400))
 mutant("foreign_id_403", "ACC-8", MUST, "another organization's id gets 403, not 404",
        store=ForeignForbidden)
+mutant("unknown_id_other_name", "ACC-8", SHOULD,
+       'an id the organization lacks gets a 404 "AccountNotFound", not "NotFound"',
+       **middleware(rewrite_json(
+           lambda r, resp: one_account(r) is not None and resp.status == 404,
+           lambda body: {**body, "error": "AccountNotFound"})))
 mutant("foreign_ids_reachable", "ACC-9", MUST,
        "GET, PUT, PATCH and DELETE reach another organization's account", store=ForeignReachable)
 mutant("foreign_404_names_it", "ACC-9", MUST,

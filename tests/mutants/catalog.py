@@ -408,6 +408,18 @@ mutant(
     ),
 )
 mutant(
+    "login_refusal_carries_token",
+    "AUTH-5",
+    MUST,
+    "a refused login's 401 body carries an access token (built before the password was checked)",
+    **middleware(
+        rewrite_json(
+            lambda r, resp: on("POST", "/authentication/login")(r) and resp.status == 401,
+            lambda body: {**body, "access_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl"},
+        )
+    ),
+)
+mutant(
     "login_tells_unknown_email",
     "AUTH-5",
     SHOULD,
