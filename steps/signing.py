@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +24,7 @@ from dpaas_conformance.library.calls import Actors, Created, page_body
 from dpaas_conformance.library.calls_v2 import account_path, is_success
 from dpaas_conformance.library.client import ApiClient, body_of, excerpt
 from dpaas_conformance.library.outcomes import Inconclusive, charged_to
+from dpaas_conformance.library.race import Outcome, at_once
 from dpaas_conformance.library.schemas import assert_valid
 from dpaas_conformance.library.service import (
     SERVICE_ACCOUNTS,
@@ -45,7 +45,6 @@ from pytest_bdd import parsers, then, when
 #: a body no target accepts as an account (ACC-3), so a faulty acceptance makes nothing
 BAD_ACCOUNT = b'{"name": 5}'
 OTHER_BAD_ACCOUNT = b'{"name": 6}'
-COPIES_TIMEOUT = 30.0
 #: the parts a tamper check changes: what is signed, what is sent instead
 TAMPER: dict[str, tuple[Signed, Signed]] = {
     "method": (Signed("GET", "/accounts"), Signed("POST", "/accounts")),
@@ -383,28 +382,11 @@ def first_403_then_401(responses: list[httpx.Response]) -> None:
 @when(parsers.parse("they send {n:d} copies of one signed request at once"),
       target_fixture="responses")
 def copies(api: ApiClient, keys: tuple[Key, ...], target_time: TargetTime, n: int
-           ) -> list[httpx.Response | BaseException | None]:
+           ) -> list[Outcome]:
+    """One signed request (one nonce), sent on `n` warmed-up connections at the same instant."""
     what = once(target_time)
-    barrier = threading.Barrier(n)
-    results: list[httpx.Response | BaseException | None] = [None] * n
-    clients = [api.sibling() for _ in range(n)]
-
-    def one(i: int) -> None:
-        try:
-            clients[i].request("GET", "/accounts")  # opens the connection before the race
-            barrier.wait(timeout=COPIES_TIMEOUT)
-            results[i] = plain(clients[i], last_key(keys), target_time, what)
-        except BaseException as exc:  # handed to the Then step, which judges it
-            results[i] = exc
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=COPIES_TIMEOUT)
-    for client in clients:
-        client.close()
-    return results
+    return at_once(api, n, lambda client, _i: client.request("GET", "/accounts"),
+                   lambda client, _i: plain(client, last_key(keys), target_time, what))
 
 
 @then("exactly one of those copies is authenticated, and the others are refused with 401")
