@@ -352,8 +352,8 @@ async def secret_hash_shown(request: web.Request, handler: Handler) -> web.Strea
 
 
 def signed_status(status: int, body: Mapping[str, Any] | None = None,
-                  drop_challenge: bool = False) -> Middleware:
-    """Rewrites the answers of a given status to signed requests."""
+                  drop_challenge: bool = False, to: int | None = None) -> Middleware:
+    """Rewrites the answers of a given status to signed requests (`to`: with another status)."""
 
     @web.middleware
     async def mw(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -361,7 +361,7 @@ def signed_status(status: int, body: Mapping[str, Any] | None = None,
         if is_signed(request) and response.status == status and isinstance(response,
                                                                              web.Response):
             if body is not None:
-                return web.json_response(dict(body), status=status,
+                return web.json_response(dict(body), status=to or status,
                                          headers={"WWW-Authenticate": "HMAC"})
             if drop_challenge:
                 response.headers.popall("WWW-Authenticate", None)
@@ -607,9 +607,10 @@ service_mutant("nonces_forgotten_on_restart", "HMAC-8", SHOULD,
 service_mutant("nonce_check_then_set", "HMAC-9", SHOULD,
                "a nonce is looked up, then recorded after an await: concurrent copies pass",
                watch=("HMAC-6",), hmac=NonceCheckThenSet)
-service_mutant("signed_401_not_unauthorized", "HMAC-10", MUST,
-               "a signed request's 401 says InvalidSignature", **middleware(
-                   signed_status(401, {"error": "InvalidSignature", "message": "bad"})))
+service_mutant("signed_refusals_403", "HMAC-10", MUST,
+               "a signed request that fails authentication gets 403 Forbidden, not 401",
+               **middleware(signed_status(401, {"error": "Forbidden", "message": "bad"},
+                                          to=403)))
 service_mutant("unknown_key_told_apart", "HMAC-10", SHOULD,
                "an unknown access key is answered differently from a wrong signature",
                watch=("HMAC-4", "HMAC-5"), hmac=UnknownKeySaysSo)
