@@ -742,6 +742,8 @@ def correct(name: str, why: str, *, ids: Sequence[str] = (), warnings: Sequence[
                ids=frozenset(ids), expected_warnings=frozenset(warnings))
 
 
+#: the scenarios that create service accounts and issue, list or revoke keys at their paths
+PATH_IDS = ("AUTH-18", "SA-3", "SA-4", "KEY-1", "KEY-2", "KEY-4", "KEY-5", "KEY-9", "KEY-10")
 SIGNING_IDS = ("AUTH-18", "HMAC-1", "HMAC-2", "HMAC-3", "HMAC-4", "HMAC-5", "HMAC-10")
 CORRECT_VARIANTS_SERVICE = [
     correct("lenient_signature_encodings", "unpadded and URL-safe Base64 signatures and "
@@ -755,5 +757,6 @@ CORRECT_VARIANTS_SERVICE = [
     correct("other_key_format", "access keys are AKIA and URL-safe Base64, not sa_ and hex",
             ids=("KEY-1", "KEY-3", "KEY-5", "KEY-8", "HMAC-1", "HMAC-6"), store=OtherKeyFormat),
     correct("other_service_paths", "service accounts and keys at other paths, named in "
-            "[paths]", cls=PathsVariant, hmac=SignedAsSent, middlewares=(other_paths,)),
+            "[paths]", cls=PathsVariant, hmac=SignedAsSent, middlewares=(other_paths,),
+            ids=PATH_IDS),
 ]
