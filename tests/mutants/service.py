@@ -693,6 +693,20 @@ class LenientSigning(HmacVerifier):
         return hmac.compare_digest(hashlib.sha256(body).hexdigest(), declared.lower())
 
 
+class UuidNoncesOnly(HmacVerifier):
+    """Accepts only UUIDs as nonces (HMAC-13 leaves the syntax free, as long as a UUID works)."""
+
+    def parse(self, request: web.Request) -> SignedParts:
+        import uuid
+
+        parts = super().parse(request)
+        try:
+            uuid.UUID(parts.nonce)
+        except ValueError:
+            raise refused("x-nonce must be a UUID") from None
+        return parts
+
+
 class GlobalNonces(HmacVerifier):
     """A nonce works once across every key."""
 
@@ -750,6 +764,8 @@ CORRECT_VARIANTS_SERVICE = [
             "uppercase hex body hashes are accepted too", ids=SIGNING_IDS, hmac=LenientSigning),
     correct("global_nonces", "a nonce works once across every key, not per key",
             ids=("HMAC-6", "HMAC-8", "HMAC-9"), hmac=GlobalNonces),
+    correct("uuid_nonces_only", "only UUIDs are accepted as nonces",
+            ids=("HMAC-1", "HMAC-5", "HMAC-6", "HMAC-9"), hmac=UuidNoncesOnly),
     correct("revoked_keys_unlisted", "a revoked key leaves the key list",
             ids=("KEY-4", "KEY-5"), middlewares=(revoked_keys_gone,)),
     correct("allowlist_refusal_403", "a key used from outside its allowlist gets 403",
