@@ -43,7 +43,10 @@ def bounded_run() -> Finished:
     """The README's `st run` against the embedded server on a fresh demo database: every check,
     every phase, with 5 examples per operation."""
     with tempfile.TemporaryDirectory(prefix="dpaas-schemathesis-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data", demo=True)
+        # Cheap argon2 (what is checked here is the API against its document, not the hashing):
+        # the run logs in and fails logins a few hundred times.
+        settings = Settings(data_dir=Path(tmp) / "data", demo=True, argon2_time_cost=1,
+                            argon2_memory_cost=8, allow_weak_password_hashing=True)
         # Not the document's login example (admin): generated failed logins would throttle it.
         principal = DEMO_PRINCIPALS["other"]
         env = {

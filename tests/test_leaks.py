@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 import pytest
-from dpaas_conformance.library.leaks import find_leaks
+from dpaas_conformance.library.leaks import HASH_FORMATS, find_leaks, hash_in
 
 PASSWORD = "correct horse battery staple"
 ARGON2 = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
@@ -67,3 +67,14 @@ def test_the_detector_takes_memory_linear_in_nothing_but_the_body() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20, f"the detector held {peak} bytes for a {len(raw)}-byte body"
+
+
+def test_every_hash_format_holds_a_dollar_sign() -> None:
+    """`hash_in` runs the pattern only over texts holding a `$`: a format added without one would
+    never be looked for."""
+    lines = [line.split("#")[0].strip() for line in HASH_FORMATS.pattern.splitlines()]
+    alternatives = [line.lstrip("|").strip() for line in lines if line]
+    assert len(alternatives) >= 7
+    assert all(r"\$" in a for a in alternatives), alternatives
+    assert hash_in(f"stored as {ARGON2}") and hash_in(BCRYPT)
+    assert hash_in("no dollar sign, no hash: argon2id v=19 m=19456") is None

@@ -26,7 +26,11 @@ from tests.support import FakeClock
 def _serve(
     tmp_path: Path, clock: FakeClock, components: Components | None = None, **kw: Any
 ) -> ServedApp:
-    settings = Settings(data_dir=tmp_path, demo=True, clock=clock, **kw)
+    from tests.test_server_throttle import FAST_HASHING  # that module imports this one
+
+    # Cheap argon2: these tests are about the API, and log in often (how a password is hashed
+    # is tests/test_server_throttle.py's and the process tests' business).
+    settings = Settings(data_dir=tmp_path, demo=True, clock=clock, **{**FAST_HASHING, **kw})
     return ServedApp(lambda: create_app(settings, components or Components()))
 
 

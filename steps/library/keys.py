@@ -11,6 +11,7 @@ issued. A published key that verifies nothing is AUTH-17's finding, reported by 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,14 @@ def verifies(token: str, public_key: Any) -> bool:
 
 
 def private_key(path: Path) -> Any:
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return _loaded(path.read_bytes())
+
+
+@cache
+def _loaded(pem: bytes) -> Any:
+    """Loading an RSA key checks it (~0.1 s): once per key and process, not once per scenario
+    that forges a token (the mutation harness runs thousands)."""
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def target_keys(api: ApiClient, token: str, configured: Path | None) -> Keys:

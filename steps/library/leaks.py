@@ -33,6 +33,12 @@ HASH_FORMATS = re.compile(
     re.VERBOSE,
 )
 
+
+def hash_in(text: str) -> re.Match[str] | None:
+    """A password hash in the text. Every format above holds a `$`: most texts are passed
+    without running the pattern over them."""
+    return HASH_FORMATS.search(text) if "$" in text else None
+
 #: Field names (lower case, separators removed) that name a password, a hash of one, or a secret.
 SECRET_FIELDS = frozenset({
     "password", "passwd", "pwd", "pass", "passphrase", "passwordhash", "hashedpassword",
@@ -47,8 +53,11 @@ MIN_SUBSTRING_PASSWORD = 8
 MASKS = frozenset("*•x·")
 
 
+SEPARATORS = re.compile(r"[^a-z0-9]")
+
+
 def normalised(key: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", key.lower())
+    return SEPARATORS.sub("", key.lower())
 
 
 def find_leaks(data: Any, passwords: Iterable[str], raw: str | None = None) -> list[str]:
@@ -62,7 +71,7 @@ def find_leaks(data: Any, passwords: Iterable[str], raw: str | None = None) -> l
     secrets = [p for p in passwords if p]
     if raw is not None and not _may_leak(raw, secrets, data):
         return []
-    hashes = raw is None or HASH_FORMATS.search(raw) is not None
+    hashes = raw is None or hash_in(raw) is not None
     found: list[str] = []
     for where, key, value in walk(data):
         if isinstance(value, str):
@@ -78,12 +87,13 @@ def find_leaks(data: Any, passwords: Iterable[str], raw: str | None = None) -> l
 
 
 def _may_leak(raw: str, passwords: list[str], data: Any) -> bool:
-    if HASH_FORMATS.search(raw) or "eyJ" in raw:  # every JWT starts with base64url('{"')
+    if hash_in(raw) or "eyJ" in raw:  # every JWT starts with base64url('{"')
         return True
     if any(p in raw or json.dumps(p)[1:-1] in raw for p in passwords):
         return True
-    return any(key is not None and normalised(key) in SECRET_FIELDS
-               for _, key, _ in walk(data, keys_only=True))
+    # Each distinct key once: a page of a hundred items repeats the same few keys.
+    keys = {key for _, key, _ in walk(data, keys_only=True) if key is not None}
+    return any(normalised(key) in SECRET_FIELDS for key in keys)
 
 
 def _judge_string(path: Any, value: str, passwords: list[str], hashes: bool = True
@@ -92,7 +102,7 @@ def _judge_string(path: Any, value: str, passwords: list[str], hashes: bool = Tr
     for password in passwords:
         if value == password or (len(password) >= MIN_SUBSTRING_PASSWORD and password in value):
             found.append(f"{path}: holds a configured principal's password")
-    match = HASH_FORMATS.search(value) if hashes else None
+    match = hash_in(value) if hashes else None
     if match:
         found.append(f"{path}: holds a password hash ({match.group(0)[:14]}…)")
     claims = jwt_claims(value) if value.startswith("eyJ") else None

@@ -109,7 +109,8 @@ class HarnessVariant:
         from reference_server.app import create_app
 
         components = self.components
-        if components.keyring is Keyring.load_or_create:
+        # `==`, not `is`: each access to a classmethod makes a new bound method object.
+        if components.keyring == Keyring.load_or_create:
             components = dataclasses.replace(components, keyring=run_keyring)
         app = create_app(self.settings(weak_hashing(with_key(settings))), components)
         if self.selects(MUST, ["LIST-2"]):

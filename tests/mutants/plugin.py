@@ -10,13 +10,17 @@ from collections.abc import Mapping
 
 import pytest
 
-from tests.mutants import HarnessVariant, variants
+from tests.mutants import HarnessVariant, steplookup, variants
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("dpaas").addoption(
         "--dpaas-variant", action="append", default=[], metavar="NAME",
         help="check this embedded variant of the mutation harness (repeatable; default: all)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    steplookup.install()  # the harness runs thousands of scenarios: see steplookup.py
 
 
 def pytest_dpaas_variants(config: pytest.Config) -> Mapping[str, HarnessVariant]:
