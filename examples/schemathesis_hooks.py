@@ -10,13 +10,24 @@ login that succeeds, and Schemathesis cannot log in by itself:
   (DPAAS_EMAIL, DPAAS_PASSWORD, DPAAS_ORG). About half of the logins succeed and their links
   are followed. Negative cases are left as generated.
 
+And SERVICE's creates: some rules of a valid body cannot be written in a JSON Schema (a service
+account's `account_id` must be a live account of the caller's organization, a key's `expires_at`
+must be in the future and its `ip_allowlist` entries CIDR blocks), so `before_call` makes each
+valid (positive) case follow them before it is sent: a live account id of the run's principal,
+no past expiry, only the allowlist entries that are CIDR blocks. Negative cases are left alone.
+
 Used by `examples/schemathesis.toml`; the README shows the command.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import strategies as st
 
@@ -63,3 +74,63 @@ def flatmap_case(context: schemathesis.HookContext, case: schemathesis.Case) -> 
         body=credentials(),
     )
     return st.sampled_from([case, real])
+
+
+CREATE_SERVICE_ACCOUNT = "POST /service-accounts"
+ISSUE_KEY = "POST /service-accounts/{id}/keys"
+
+
+@cache
+def token(base_url: str) -> str | None:
+    """An access token of the run's principal (15 minutes: longer than a run of these hooks)."""
+    login = httpx.post(f"{base_url}/authentication/login", json=credentials(), timeout=10)
+    return str(login.json()["access_token"]) if login.status_code == 200 else None
+
+
+def live_account(base_url: str) -> str | None:
+    """An account id of the run's principal's organization, the newest listed, looked up each
+    time: a stateful run may have deleted the one it found before."""
+    bearer = token(base_url)
+    if bearer is None:
+        return None
+    listed = httpx.get(f"{base_url}/accounts", params={"quantity": 1}, timeout=10,
+                       headers={"Authorization": f"Bearer {bearer}"})
+    results = listed.json().get("results") if listed.status_code == 200 else None
+    return str(results[0]["id"]) if results else None
+
+
+def is_cidr(entry: Any) -> bool:
+    try:
+        ipaddress.ip_network(str(entry).strip(), strict=False)
+    except ValueError:
+        return False
+    return isinstance(entry, str)
+
+
+def in_future(value: Any) -> bool:
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return when.tzinfo is not None and when > datetime.now(UTC)
+
+
+@schemathesis.hook
+def before_call(context: schemathesis.HookContext, case: schemathesis.Case,
+                kwargs: dict[str, Any]) -> None:
+    label = case.operation.label
+    meta = case.meta
+    positive = meta is None or meta.generation.mode.is_positive
+    if label not in (CREATE_SERVICE_ACCOUNT, ISSUE_KEY) or not positive:
+        return
+    if not isinstance(case.body, dict):
+        return
+    if label == CREATE_SERVICE_ACCOUNT:
+        account = live_account((case.operation.base_url or "").rstrip("/"))
+        if account is not None:
+            case.body["account_id"] = account
+        return
+    if "expires_at" in case.body and not in_future(case.body["expires_at"]):
+        case.body["expires_at"] = None
+    if isinstance(case.body.get("ip_allowlist"), list):
+        case.body["ip_allowlist"] = [e for e in case.body["ip_allowlist"] if is_cidr(e)]

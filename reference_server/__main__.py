@@ -13,9 +13,9 @@ from aiohttp import web
 from .access_log import AccessLog
 from .app import create_app
 from .config import Settings, StartupError
-from .demo import DEMO_PRINCIPALS
+from .demo import DEMO_PRINCIPALS, DEMO_READER
 from .protocol import connection_bound
-from .state import DEMO_SEEDED, SETTINGS
+from .state import DEMO_KEY, DEMO_SEEDED, SETTINGS
 
 EXIT_STARTUP_FAILURE = 2
 
@@ -59,6 +59,13 @@ def _announce_demo(app: web.Application, settings: Settings) -> None:
             print("Demo data created. Principals (email / password / organization_slug):")
             for name, p in DEMO_PRINCIPALS.items():
                 print(f"  {name:<8} {p.email} / {p.password} / {p.organization_slug}")
+        key = app.get(DEMO_KEY)
+        if key is not None:
+            print("Demo service account key (reader of myorg: lists accounts and users; sign "
+                  "requests with it, see /docs):")
+            print(f"  access_key         {key[0]}")
+            print(f"  secret_key         {key[1]}")
+            print(f"  service_account_id {DEMO_READER.service_account_id}")
         print(f"API docs (try every call in the browser): {docs_url(settings)}")
         sys.stdout.flush()
 

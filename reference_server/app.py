@@ -11,11 +11,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from . import demo, policy, protocol
+from . import demo, policy, protocol, service
 from .clients import ClientAddresses
 from .config import Settings
 from .errors import error_middleware
 from .headers import add_security_headers
+from .hmac_auth import HmacVerifier
 from .inflight import InFlight
 from .passwords import Passwords
 from .routes import setup_routes
@@ -50,6 +51,8 @@ class Components:
     #: how the signing keys are loaded from the data dir (the mutation harness loads its one
     #: key once per process: checking an RSA key as it is loaded costs ~0.1 s)
     keyring: Callable[[Path], Keyring] = Keyring.load_or_create
+    #: how signed requests (service-account keys, HMAC) are checked
+    hmac: type[HmacVerifier] = HmacVerifier
 
 
 @web.middleware
@@ -114,5 +117,6 @@ def create_app(settings: Settings, components: Components = Components()) -> web
             await store.close()
 
     app.cleanup_ctx.append(resources)
+    service.install(app, settings, components.hmac)  # after the store: SERVICE's part
     setup_routes(app)
     return app

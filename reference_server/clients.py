@@ -53,17 +53,20 @@ class ClientAddresses:
         return any(address in network for network in self._trusted)
 
     def resolve(self, peer: str | None, forwarded_for: Sequence[str]) -> str:
-        """The key of the client behind `peer`, given the request's X-Forwarded-For values.
+        """The key of the client behind `peer`, given the request's X-Forwarded-For values."""
+        client = self.client_address(peer, forwarded_for)
+        return UNKNOWN if client is None else client_key(client)
+
+    def client_address(self, peer: str | None, forwarded_for: Sequence[str]) -> IPAddress | None:
+        """The address of the client behind `peer` (None: a peer with no IP address).
 
         From the right, each hop was appended by the proxy before it; the first hop that is not
         a trusted proxy is the client. An unparsable hop stops the walk: the proxy that appended
         it is the last party we can vouch for.
         """
         client = _address(peer)
-        if client is None:
-            return UNKNOWN
-        if not self._trusted or not self._is_trusted(client):
-            return client_key(client)
+        if client is None or not self._trusted or not self._is_trusted(client):
+            return client
         hops = [hop for value in forwarded_for for hop in value.split(",")]
         for hop in reversed(hops):
             address = _address(hop)
@@ -72,7 +75,12 @@ class ClientAddresses:
             client = address
             if not self._is_trusted(address):
                 break
-        return client_key(client)
+        return client
 
     def of(self, request: web.BaseRequest) -> str:
         return self.resolve(request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, []))
+
+    def address_of(self, request: web.BaseRequest) -> IPAddress | None:
+        """The client's own address, as an IP allowlist is checked against it."""
+        return self.client_address(request.remote,
+                                   request.headers.getall(hdrs.X_FORWARDED_FOR, []))

@@ -64,6 +64,15 @@ class Settings:
     #: total is lowered to fit the open-files limit.
     max_connections: int = 8192
     max_connections_per_address: int = 256
+    #: Signed requests (service-account keys, HMAC): how far `x-date` may be from the server's
+    #: time, either way (SigV4's bound); a used nonce is kept until its `x-date` leaves it.
+    hmac_skew_seconds: int = 300
+    #: Used nonces kept at once, per key and in all. Past a key's share its requests get 429
+    #: until nonces expire; past the total, every signed request gets 503. Never forgotten early.
+    max_nonces_per_key: int = 20_000
+    max_nonces: int = 200_000
+    #: A key's (and its service account's) `last_used_at` is written at most this often.
+    last_used_interval: int = 60
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -97,6 +106,10 @@ class Settings:
             "password_queue",
             "max_connections",
             "max_connections_per_address",
+            "hmac_skew_seconds",
+            "max_nonces_per_key",
+            "max_nonces",
+            "last_used_interval",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

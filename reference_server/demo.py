@@ -2,7 +2,9 @@
 
 The demo accounts have fixed ids, so that a configuration can name one: the membership fixture
 of `examples/reference-demo.toml` (admin and limited are members of Production, only admin of
-Development; the other organization's admin of its own default account).
+Development; the other organization's admin of its own default account). So does the demo's one
+service account, the *reader* of organization A (it may list and read accounts and users), and
+its key, printed at start in demo mode only (`[service_keys.reader]` of the example config).
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from .passwords import Passwords
 from .policy import (
     ACTION_CREATE_ACCOUNT,
     ACTION_GET_ACCOUNT,
+    ACTION_GET_SERVICE_ACCOUNT,
     ACTION_GET_USER,
     ACTION_LIST_ACCOUNTS,
+    ACTION_LIST_KEYS,
+    ACTION_LIST_SERVICE_ACCOUNTS,
     ACTION_LIST_USERS,
 )
+from .service_keys import SecretBox
 from .store import Store, isoformat
 
 
@@ -54,6 +60,26 @@ DEMO_MEMBERS = {
     ("otherorg", "Other Default"): ("other",),
 }
 
+@dataclass(frozen=True)
+class DemoKey:
+    """The demo's service account and its key: fixed, like the demo's passwords, so that a
+    config can name them (never use these outside a demo)."""
+
+    service_account_id: str
+    key_id: str
+    access_key: str
+    secret_key: str
+    account: tuple[str, str]  # the demo account it belongs to
+
+
+DEMO_READER = DemoKey(
+    service_account_id="7c5085d2-a371-5d55-be6a-792d850c7aea",
+    key_id="9409ba02-a94c-5e03-acea-fec110be209e",
+    access_key="sa_demo_reader_44134ab894b8155dc1113a60",
+    secret_key="sk_live_demo_1QyQxUuHtoa8ZcM4WBAkvf6NaX72_VIe",
+    account=("myorg", "Production"),
+)
+
 ADMIN_STATEMENTS: list[dict[str, Any]] = [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]
 
 
@@ -62,11 +88,21 @@ def limited_statements(organization_id: str) -> list[dict[str, Any]]:
         {
             "Effect": "Allow",
             "Action": [ACTION_LIST_ACCOUNTS, ACTION_GET_ACCOUNT, ACTION_LIST_USERS,
-                       ACTION_GET_USER],
+                       ACTION_GET_USER, ACTION_LIST_SERVICE_ACCOUNTS,
+                       ACTION_GET_SERVICE_ACCOUNT, ACTION_LIST_KEYS],
             "Resource": [f"dpaas:org/{organization_id}/*"],
         },
         {"Effect": "Deny", "Action": [ACTION_CREATE_ACCOUNT], "Resource": ["*"]},
     ]
+
+
+def reader_statements(organization_id: str) -> list[dict[str, Any]]:
+    """The demo's service account may list and read accounts and users, nothing more."""
+    return [{
+        "Effect": "Allow",
+        "Action": [ACTION_LIST_ACCOUNTS, ACTION_GET_ACCOUNT, ACTION_LIST_USERS, ACTION_GET_USER],
+        "Resource": [f"dpaas:org/{organization_id}/*"],
+    }]
 
 
 def user_document(
@@ -156,3 +192,30 @@ async def seed(store: Store, passwords: Passwords, clock: Callable[[], float]) -
                         for key, names in DEMO_MEMBERS.items() for name in names],
     }
     return await store.seed_if_empty(data)
+
+
+async def seed_service_account(store: Store, box: SecretBox, clock: Callable[[], float]
+                               ) -> DemoKey | None:
+    """The reader service account and its key (the secret sealed), in a demo just seeded."""
+    slug, name = DEMO_READER.account
+    admin = DEMO_PRINCIPALS["admin"]
+    user = await store.find_login_user(admin.organization_slug, admin.email)
+    if user is None:
+        return None
+    org = user["organization_id"]
+    now = isoformat(clock())
+    service_account = {
+        "id": DEMO_READER.service_account_id, "name": "Demo reader",
+        "description": "Lists and reads accounts and users (the demo's service account)",
+        "account_id": DEMO_ACCOUNT_IDS[(slug, name)], "organization_id": org,
+        "is_active": True, "metadata": {}, "statements": reader_statements(org),
+        "created_at": now, "updated_at": now, "last_used_at": None, "deleted_at": None,
+    }
+    key = {
+        "id": DEMO_READER.key_id, "access_key": DEMO_READER.access_key,
+        "secret": box.seal(DEMO_READER.secret_key), "description": "The demo reader's key",
+        "service_account_id": DEMO_READER.service_account_id, "organization_id": org,
+        "expires_at": None, "expires_ts": None, "ip_allowlist": [], "is_active": True,
+        "created_at": now, "last_used_at": None, "revoked_at": None,
+    }
+    return DEMO_READER if await store.seed_service_account(service_account, key) else None

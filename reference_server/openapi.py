@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import openapi_service
 from .pagination import DEFAULT_QUANTITY, MAX_QUANTITY
 from .passwords import MAX_PASSWORD_LENGTH
 from .routes.accounts import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_NAME_LENGTH
@@ -38,6 +39,8 @@ SUITE_SCHEMAS = {
     "user": "User",
     "user-recommended": "UserRecommended",
     "jwks": "JwkSet",
+    "service-account": "ServiceAccount",
+    "key": "Key",
 }
 
 JSON = "application/json"
@@ -837,11 +840,14 @@ The DPaaS API as the conformance profile (version 2) states it: log in with emai
 organization slug to get a 15-minute RS256 access token and a rotating refresh token; list,
 create, read, update and (softly) delete accounts, one of them the organization's default; list
 users, all of them or one account's members; paginated lists; one JSON error format. The
-reference server implements the classes CORE, ACCOUNTS and USERS.
+reference server implements every class: CORE, ACCOUNTS, USERS and SERVICE (service accounts
+whose keys sign requests with HMAC-SHA256, beside Bearer).
 
 To try it: call **login** (the example is the demo server's admin), copy `access_token` from the
 answer, press **Authorize** and paste it. Every list and create call then sends it as
 `Authorization: Bearer ACCESS_TOKEN`. It expires after 15 minutes: **refresh** gives a new pair.
+To call as a service account instead, enter `ACCESS_KEY:SECRET_KEY` under **hmacAuth** (the demo
+server prints its reader's key at start): this page then signs each request in the browser.
 
 Every error has the body `{"error": CODE, "message": TEXT}`; a validation error (422) adds
 `details`, naming each bad field with its messages. `401 Unauthorized`, `403 Forbidden` and
@@ -881,6 +887,8 @@ def build_document() -> dict[str, Any]:
     schemas["AccountList"] = _list_of("Account")
     schemas["UserList"] = _list_of("User")
     schemas.update(_request_schemas())
+    schemas.update(openapi_service.schemas())
+    schemas["IssuedKey"] = openapi_service.issued_key(schemas["Key"])
     _with_create_properties(schemas)
     schemas["Account"] = _account_with_deletion(schemas["Account"])
     return {
@@ -895,11 +903,13 @@ def build_document() -> dict[str, Any]:
             {"name": "Accounts", "description": "The organization's accounts."},
             {"name": "Users", "description": "The organization's users."},
             {"name": "Keys", "description": "Public signing keys."},
+            {"name": "Service accounts",
+             "description": "Service accounts and their API keys (SERVICE)."},
         ],
-        "paths": _paths(),
+        "paths": {**_paths(), **openapi_service.paths()},
         "components": {
             "schemas": dict(sorted(schemas.items())),
-            "parameters": _parameters(),
+            "parameters": {**_parameters(), **openapi_service.parameters()},
             "responses": _responses(),
             "links": {**_links(), **_account_links()},
             "securitySchemes": {
@@ -908,10 +918,11 @@ def build_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "The `access_token` from login or refresh.",
-                }
+                },
+                "hmacAuth": openapi_service.HMAC_SCHEME,
             },
         },
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"hmacAuth": []}],
     }
 
 

@@ -18,6 +18,14 @@ ACTION_DELETE_ACCOUNT = "accounts:DeleteAccount"
 ACTION_LIST_DELETED_ACCOUNTS = "accounts:ListDeletedAccounts"
 ACTION_LIST_USERS = "users:ListUsers"
 ACTION_GET_USER = "users:GetUser"
+ACTION_LIST_SERVICE_ACCOUNTS = "service-accounts:ListServiceAccounts"
+ACTION_CREATE_SERVICE_ACCOUNT = "service-accounts:CreateServiceAccount"
+ACTION_GET_SERVICE_ACCOUNT = "service-accounts:GetServiceAccount"
+ACTION_UPDATE_SERVICE_ACCOUNT = "service-accounts:UpdateServiceAccount"
+ACTION_DELETE_SERVICE_ACCOUNT = "service-accounts:DeleteServiceAccount"
+ACTION_LIST_KEYS = "service-accounts:ListKeys"
+ACTION_ISSUE_KEY = "service-accounts:IssueKey"
+ACTION_REVOKE_KEY = "service-accounts:RevokeKey"
 
 
 def accounts_resource(organization_id: str) -> str:
@@ -32,6 +40,16 @@ def account_resource(account_id: str) -> Callable[[str], str]:
 
 def users_resource(organization_id: str) -> str:
     return f"dpaas:org/{organization_id}/users"
+
+
+def service_accounts_resource(organization_id: str) -> str:
+    return f"dpaas:org/{organization_id}/service-accounts"
+
+
+def service_account_resource(service_account_id: str) -> Callable[[str], str]:
+    """One service account (and its keys): checked before the lookup, as for accounts."""
+    return lambda organization_id: (
+        f"{service_accounts_resource(organization_id)}/{service_account_id}")
 
 
 def _patterns(value: Any) -> list[str]:

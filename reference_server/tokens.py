@@ -186,12 +186,14 @@ class RefreshTokens:
 
 @dataclass(frozen=True)
 class Identity:
-    """The authenticated caller of a protected endpoint."""
+    """The authenticated caller of a protected endpoint: a user (a bearer token), or a service
+    account (a signed request; then `user_id` is the service account's id too)."""
 
     user_id: str
     organization_id: str
     statements: list[dict[str, Any]] = field(default_factory=list)
     claims: dict[str, Any] = field(default_factory=dict)
+    service_account_id: str | None = None
 
 
 class TokenService:

@@ -152,31 +152,27 @@ def duplicate_key_error(text: str) -> ApiError:
     return ValidationError("Duplicate key in the request body", details={names[0]: [message]})
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object.
+async def read_body(request: web.Request) -> bytes:
+    """The request body's bytes, read within the server's bounds.
 
-    A Content-Type other than JSON is a 415; with no Content-Type the body is tried as JSON.
     A declared length over the body cap is a 413 before anything is read, and the connection
     is closed; only then is a deferred `100 Continue` sent (framing.py), so a client that waits
     for it sends nothing the server would refuse. A body read past the cap is a 413 from
     aiohttp's `client_max_size`; a body not received within `body_timeout` is a 408, and the
     connection is closed; a body that does not decode (its Content-Encoding) or breaks off is
-    a 400. Invalid JSON (or NaN/Infinity, or absurd nesting) or a non-object is a 400; a key
-    repeated within an object is a 422 naming the field.
+    a 400. aiohttp keeps what was read: a second call costs nothing (a signed request's body
+    is read to check its hash, then parsed by the handler).
     """
-    if hdrs.CONTENT_TYPE in request.headers and not _is_json_media_type(request.content_type):
-        raise UnsupportedMediaType()
     declared = request.content_length
     if declared is not None and declared > request.client_max_size:
         raise PayloadTooLarge()
     await send_continue(request)
     try:
         if request.content.is_eof():  # the whole body is here already: nothing to wait for
-            raw = await request.read()
-        else:
-            # A client trickling its body must not hold a connection and a handler for minutes.
-            async with asyncio.timeout(request.app[SETTINGS].body_timeout):
-                raw = await request.read()
+            return await request.read()
+        # A client trickling its body must not hold a connection and a handler for minutes.
+        async with asyncio.timeout(request.app[SETTINGS].body_timeout):
+            return await request.read()
     except TimeoutError as exc:
         raise RequestTimeout() from exc
     except web.RequestPayloadError as exc:
@@ -187,6 +183,18 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         ) from exc
     except ConnectionResetError as exc:  # the client went away mid-body: nobody to answer
         raise BodyUnreadable("The connection closed before the whole body arrived") from exc
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    A Content-Type other than JSON is a 415; with no Content-Type the body is tried as JSON.
+    The body is read by `read_body`, within its bounds. Invalid JSON (or NaN/Infinity, or absurd
+    nesting) or a non-object is a 400; a key repeated within an object is a 422 naming the field.
+    """
+    if hdrs.CONTENT_TYPE in request.headers and not _is_json_media_type(request.content_type):
+        raise UnsupportedMediaType()
+    raw = await read_body(request)
     try:
         text = raw.decode("utf-8")
         data = _DECODER.decode(text)  # json.loads with these hooks, without a decoder per call

@@ -276,11 +276,19 @@ def test_a_scenario_that_runs_alone_shuts_out_every_other(tmp_path: Path) -> Non
 
 
 def test_the_example_config_names_the_demo_membership_fixture() -> None:
-    """examples/reference-demo.toml judges `--demo` in CORE, ACCOUNTS and USERS out of the box."""
-    from reference_server.demo import DEMO_ACCOUNT_IDS, DEMO_MEMBERS, DEMO_PRINCIPALS
+    """examples/reference-demo.toml judges `--demo` in every class out of the box."""
+    from reference_server.demo import (
+        DEMO_ACCOUNT_IDS,
+        DEMO_MEMBERS,
+        DEMO_PRINCIPALS,
+        DEMO_READER,
+    )
 
     loaded = load_config(Path(__file__).parents[1] / "examples" / "reference-demo.toml")
-    assert loaded.classes == {"CORE", "ACCOUNTS", "USERS"}
+    assert loaded.classes == {"CORE", "ACCOUNTS", "USERS", "SERVICE"}
+    reader = loaded.service_keys["reader"]
+    assert (reader.access_key, reader.secret_key, reader.service_account_id) == (
+        DEMO_READER.access_key, DEMO_READER.secret_key, DEMO_READER.service_account_id)
     assert loaded.membership is not None
     account = next(k for k, v in DEMO_ACCOUNT_IDS.items() if v == loaded.membership.account_id)
     members = {DEMO_PRINCIPALS[n].email for n in DEMO_MEMBERS[account]}

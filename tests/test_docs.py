@@ -164,7 +164,7 @@ def test_the_docs_render_every_operation(
     browser: Chromium, server_url: str, tmp_path: Path
 ) -> None:
     browser.open(f"{server_url}/docs")
-    count = browser.wait_for("document.querySelectorAll('.opblock').length >= 11 && 'rendered'")
+    count = browser.wait_for("document.querySelectorAll('.opblock').length >= 19 && 'rendered'")
     assert count == "rendered"
     ids = browser.evaluate("[...document.querySelectorAll('.opblock')].map(e => e.id)")
     assert ids == [
@@ -179,6 +179,14 @@ def test_the_docs_render_every_operation(
         "operations-Users-listUsers",
         "operations-Users-getUser",
         "operations-Keys-getJwks",
+        "operations-Service_accounts-listServiceAccounts",
+        "operations-Service_accounts-createServiceAccount",
+        "operations-Service_accounts-getServiceAccount",
+        "operations-Service_accounts-updateServiceAccount",
+        "operations-Service_accounts-deleteServiceAccount",
+        "operations-Service_accounts-listKeys",
+        "operations-Service_accounts-issueKey",
+        "operations-Service_accounts-revokeKey",
     ]
     title = browser.evaluate("document.querySelector('.info .title').textContent")
     assert title.startswith("DPaaS API")
@@ -238,3 +246,36 @@ def test_try_it_out_gets_patches_and_deletes_an_account(
         gone = c.get(f"/accounts/{account['id']}", headers=bearer)
     assert gone.status_code == 404
     assert not browser.messages, browser.messages
+
+
+def test_a_key_entered_in_authorize_signs_a_list_in_the_browser(
+    browser: Chromium, server_url: str, tmp_path: Path
+) -> None:
+    """A person enters the demo reader's ACCESS_KEY:SECRET_KEY under hmacAuth, as printed at
+    start, and lists accounts: the page signs the request with Web Crypto (no bearer token is
+    set, so only a valid signature gets the 200), and the secret itself is never sent."""
+    from reference_server.demo import DEMO_READER
+
+    browser.open(f"{server_url}/docs")
+    browser.wait_for("document.querySelectorAll('.opblock').length >= 19")
+    browser.evaluate("document.querySelector('.auth-wrapper .authorize').click()")
+    hmac_box = ("[...document.querySelectorAll('.modal-ux .auth-container')]"
+                ".find(c => c.textContent.includes('hmacAuth'))")
+    browser.wait_for(f"{hmac_box}?.querySelector('input')")
+    browser.evaluate(f"{hmac_box}.querySelector('input').focus()")
+    browser.type_text(f"{DEMO_READER.access_key}:{DEMO_READER.secret_key}")
+    browser.evaluate(f"{hmac_box}.querySelector('.auth-btn-wrapper .authorize').click()")
+    browser.wait_for("document.querySelector('.modal-ux .btn-done')")
+    browser.evaluate("document.querySelector('.modal-ux .btn-done').click()")
+
+    status, body = try_it_out(browser, "Service_accounts-listServiceAccounts")
+    assert status == "403", body  # signed and authenticated: the reader may not list these
+    status, body = try_it_out(browser, "Accounts-listAccounts")
+    assert status == "200", body
+    assert json.loads(body)["total"] >= 2
+    shown = browser.evaluate(
+        f"{operation('Accounts-listAccounts')}.querySelector('.curl-command')?.innerText ?? ''")
+    assert DEMO_READER.secret_key not in shown, "the page shows the secret in its curl command"
+    print(f"screenshot after the signed list: {browser.screenshot(tmp_path / 'signed.png')}")
+    unexpected = [m for m in browser.messages if "status of 403" not in m[1]]  # the one above
+    assert not unexpected, unexpected

@@ -8,6 +8,7 @@ step without such a pair fails `test_every_then_step_has_a_case`.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from dpaas_conformance.library.outcomes import Inconclusive
 from dpaas_conformance.library.target import Config, Membership, Principal, Target
 from pytest_bdd.steps import step_function_context_registry
 
+from tests.then_cases_service import service_cases
 from tests.tiny_target import signing_key
 
 ADMIN = Principal("admin", "admin@t.test", "admin-password-1", "org-a")
@@ -474,6 +476,9 @@ CASES: dict[Callable[..., Any], Case] = {
         {"responses": [resp(200, user(1)), resp(200, user(9, org="o2"))]},
         {"own_users": {"other": user(9, org="o2", email=OTHER.email)}}),
 }
+
+
+CASES.update(service_cases(sys.modules[__name__]))  # SERVICE's steps: tests/then_cases_service.py
 
 
 def then_steps() -> dict[str, Callable[..., Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..bearer import authenticate, require
+from ..authentication import authenticate, require
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..jsonio import json_response, list_response
 from ..pagination import parse_list_params

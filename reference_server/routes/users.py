@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..bearer import require
+from ..authentication import require
 from ..errors import NotFound, ValidationError
 from ..jsonio import json_response, list_response
 from ..pagination import parse_list_params

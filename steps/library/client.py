@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 from dpaas_conformance.library import strictjson
+from dpaas_conformance.library.issued import IssuedKeys
 from dpaas_conformance.library.leaks import find_leaks
 from dpaas_conformance.library.limits import Limits
 from dpaas_conformance.library.masking import mask
@@ -40,7 +41,7 @@ from dpaas_conformance.library.transport import (
     read_body,
 )
 
-SECRET_KEYS = {"password", "access_token", "refresh_token", "token", "secret"}
+SECRET_KEYS = {"password", "access_token", "refresh_token", "token", "secret", "secret_key"}
 SHOWN_HEADERS = {
     "allow",
     "cache-control",
@@ -54,7 +55,8 @@ MAX_BODY_SHOWN = 2000
 PARSED_FOR_DISPLAY = 64 * 1024  # larger bodies are shown from their first bytes, never parsed
 RETAINED = 16 * 1024  # bytes of a body the exchange log keeps
 SECRET_VALUE = re.compile(
-    r'("(?:password|access_token|refresh_token|token|secret)"\s*:\s*")([^"\\]*)', re.IGNORECASE)
+    r'("(?:password|access_token|refresh_token|token|secret|secret_key)"\s*:\s*")([^"\\]*)',
+    re.IGNORECASE)
 
 
 @cache
@@ -192,7 +194,8 @@ class ApiClient:
     """A synchronous httpx client bound to the target; safe to share between threads.
 
     `passwords` are the configured principals' passwords: they are looked for in every response
-    (USER-2) and masked wherever they appear in the exchange log.
+    (USER-2) and masked wherever they appear in the exchange log. `issued` holds the run's key
+    secrets, looked for in every response too (KEY-2).
     """
 
     def __init__(
@@ -202,6 +205,7 @@ class ApiClient:
         passwords: Iterable[str] = (),
         limits: Limits | None = None,
         check: bool = True,
+        issued: IssuedKeys | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self._http = httpx.Client(
@@ -212,6 +216,7 @@ class ApiClient:
         self._lock = threading.Lock()
         self.passwords = tuple(p for p in passwords if p)
         self.check = check
+        self.issued = issued
         self.exchanges: list[Exchange] = []
 
     def request(
@@ -221,8 +226,11 @@ class ApiClient:
         *,
         token: str | None = None,
         auth: httpx.Auth | None = None,
+        shows_secret: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
+        """One bounded request; `shows_secret`: the answer may hold a new key's `secret_key`
+        (the answer that issues a key, KEY-1), the one place a secret may show (USER-2)."""
         if token is not None:
             auth = BearerAuth(token)
         request = self._http.build_request(method, path, **kwargs)
@@ -251,7 +259,7 @@ class ApiClient:
                 f"the answer to {what} holds about {values} JSON values: far more than any "
                 "answer of this API, so the suite does not parse it")
         if self.check:
-            self.check_response(response)
+            self.check_response(response, shows_secret)
         return response
 
     def _failure(self, exc: Exception, guard: Guard, what: str) -> Exception:
@@ -278,20 +286,27 @@ class ApiClient:
                                 f"HTTP after {guard.received} bytes ({type(exc).__name__}: {exc})")
         return exc
 
-    def check_response(self, response: httpx.Response) -> None:
-        """ERR-4 and USER-2, for every response whatever the scenario checks."""
+    def check_response(self, response: httpx.Response, shows_secret: bool = False) -> None:
+        """ERR-4, USER-2 and KEY-2, for every response whatever the scenario checks."""
+        if self.issued is not None and self.issued.leaked_in(response.content):
+            raise TargetFailure("KEY-2", f"the answer to {response.request.method} "
+                                         f"{response.request.url.path} shows the secret_key of "
+                                         "a key issued earlier in the run (or configured)")
         if not response.content or not strictjson.is_json_media_type(
             response.headers.get("content-type")
         ):
             return
-        leaks = find_leaks(body_of(response), self.passwords, response.text)
+        body = body_of(response)
+        if shows_secret and isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k != "secret_key"}
+        leaks = find_leaks(body, self.passwords, response.text)
         if leaks:
             raise TargetFailure("USER-2", "a response reveals " + "; ".join(leaks[:5]))
 
     def sibling(self) -> ApiClient:
         """A client with its own connection that records into the same list (for races)."""
         other = ApiClient(str(self._http.base_url), passwords=self.passwords,
-                          limits=self.limits, check=self.check)
+                          limits=self.limits, check=self.check, issued=self.issued)
         other.exchanges, other._lock = self.exchanges, self._lock
         return other
 

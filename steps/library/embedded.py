@@ -61,6 +61,7 @@ class ServedApp:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
+        self._port = 0  # a free one at the first start; the same one after a restart
         self.base_url = ""
 
     def start(self) -> str:
@@ -90,9 +91,10 @@ class ServedApp:
         self._runner = web.AppRunner(self._make_app(), access_log=None)
         await self._runner.setup()
         try:
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", self._port)
             await site.start()
             host, port = self._runner.addresses[0][:2]
+            self._port = port
             started.set_result(f"http://{host}:{port}")
             await self._stopping.wait()
         finally:
@@ -103,6 +105,12 @@ class ServedApp:
             return
         self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout=START_TIMEOUT)
+
+    def restart(self) -> None:
+        """Stop the app (a clean shutdown: its store closes) and serve a new one made the same
+        way, on the same address: what a server keeps across a restart, it keeps from disk."""
+        self.stop()
+        self.start()
 
     def __enter__(self) -> str:
         return self.start()

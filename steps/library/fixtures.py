@@ -13,6 +13,8 @@ import pytest
 from dpaas_conformance.library import classes, limits, turns
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.embedded import ManualClock, ServedApp
+from dpaas_conformance.library.issued import FILE_NAME as ISSUED_FILE
+from dpaas_conformance.library.issued import IssuedKeys
 from dpaas_conformance.library.run import CLIENT, TARGET, run_of
 from dpaas_conformance.library.scenario import identity
 from dpaas_conformance.library.startup import resolve_config
@@ -51,16 +53,35 @@ def target(
     # own tests' business (tests/test_server_*), not the conformance verdict's.
     settings = Settings(data_dir=data_dir, demo=True, clock=clock, argon2_time_cost=1,
                         argon2_memory_cost=8, allow_weak_password_hashing=True)
-    make_app = create_app if dpaas_variant is None else run.variants[dpaas_variant].make_app
-    with ServedApp(lambda: make_app(settings)) as url:
+    variant = None if dpaas_variant is None else run.variants[dpaas_variant]
+    make_app = create_app if variant is None else variant.make_app
+    # A variant that serves SERVICE at other paths names them, as a config's [paths] would.
+    reconfigure = getattr(variant, "suite_config", None)
+    if reconfigure is not None:
+        loaded = reconfigure(loaded)
+    served = ServedApp(lambda: make_app(settings))
+    with served as url:
         # The suite holds the embedded server's key, as a config's [keys] would give it.
-        yield Target(url, replace(loaded, signing_key=data_dir / KEY_FILE), clock, dpaas_variant)
+        yield Target(url, replace(loaded, signing_key=data_dir / KEY_FILE), clock, dpaas_variant,
+                     restart=served.restart)
+
+
+@pytest.fixture(scope="session")
+def issued_keys(request: pytest.FixtureRequest, target: Target,
+                tmp_path_factory: pytest.TempPathFactory) -> IssuedKeys:
+    """The keys the target issued this run (KEY-2, KEY-8): shared by the xdist workers of one
+    run when they share one target (each worker has its own embedded server)."""
+    shared = target.clock is None and hasattr(request.config, "workerinput")
+    path = tmp_path_factory.getbasetemp().parent / ISSUED_FILE if shared else None
+    return IssuedKeys(path, configured=[k.secret_key for k in
+                                        target.config.service_keys.values()])
 
 
 @pytest.fixture
-def api(request: pytest.FixtureRequest, target: Target) -> Iterator[ApiClient]:
+def api(request: pytest.FixtureRequest, target: Target, issued_keys: IssuedKeys
+        ) -> Iterator[ApiClient]:
     client = ApiClient(target.base_url, passwords=target.passwords,
-                       limits=limits.from_config(request.config))
+                       limits=limits.from_config(request.config), issued=issued_keys)
     request.node.stash[CLIENT] = client
     request.node.stash[TARGET] = target
     yield client

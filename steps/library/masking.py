@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-TOKEN_FIELDS = ("access_token", "refresh_token")
+TOKEN_FIELDS = ("access_token", "refresh_token", "secret_key")
 #: Bodies larger than this are not searched for tokens: token responses are small.
 TOKEN_BODY_LIMIT = 64 * 1024
 #: A value this short is not searched for inside longer text (it would mask common words);
@@ -65,7 +65,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def tokens_in(exchanges: Iterable[Any]) -> set[str]:
-    """The tokens the target handed out, and the refresh tokens the suite sent, in a scenario.
+    """The tokens and key secrets the target handed out, and the refresh tokens the suite sent,
+    in a scenario.
 
     (Tokens the suite forged are test input that no target accepts, and stay readable in the
     replay commands.)"""
@@ -130,8 +131,10 @@ def _redacted(value: R, values: list[str]) -> R:
 
 
 def secrets_of(target: Any, client: Any) -> list[str]:
-    """The configured passwords, and the tokens of the scenario's exchanges."""
-    found: list[str] = list(getattr(target, "passwords", ()) or ())
+    """The configured passwords and key secrets, and the tokens and secret keys of the
+    scenario's exchanges."""
+    found: list[str] = list(getattr(target, "secrets", None) or getattr(target, "passwords", ())
+                            or ())
     if client is not None:
         found += sorted(tokens_in(client.exchanges))
     return found

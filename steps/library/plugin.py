@@ -32,6 +32,8 @@ from dpaas_conformance.library.paths import SUITE_DIR
 pytest.register_assert_rewrite("dpaas_conformance")
 
 PARTS = ("startup", "selection", "fixtures", "judging")
+#: modules of the suite's package that hold no steps: public library code for users
+NOT_STEPS = frozenset({"hmac_auth"})
 ACTIVE = pytest.StashKey[bool]()
 INSTALLED = any(part in ("site-packages", "dist-packages") for part in SUITE_DIR.parts)
 
@@ -67,7 +69,7 @@ def runs_the_suite(config: pytest.Config) -> bool:
 def step_modules() -> list[str]:
     """Every module of the suite's package holds step definitions (the layout says so)."""
     return sorted(f"dpaas_conformance.{m.name}" for m in pkgutil.iter_modules([str(SUITE_DIR)])
-                  if not m.ispkg and not m.name.startswith("test_"))
+                  if not m.ispkg and not m.name.startswith("test_") and m.name not in NOT_STEPS)
 
 
 def activate(config: pytest.Config) -> None:

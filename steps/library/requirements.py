@@ -20,6 +20,9 @@ AREAS = {
     "LIST": "lists",
     "ACC": "accounts",
     "USER": "users",
+    "SA": "service accounts",
+    "KEY": "API keys",
+    "HMAC": "signed requests",
     "ERR": "errors",
 }
 
@@ -184,7 +187,9 @@ REQUIREMENTS: dict[str, Requirement] = {
                 "updated_at",
            should="each user also has is_active, is_verified, mfa_enabled, metadata, "
                   "last_login_at"),
-        _r("USER-2", "B OWASP API3", must="no password, hash or secret appears in any response"),
+        _r("USER-2", "B OWASP API3",
+           must="no password, hash or secret appears in any response (but the secret_key in "
+                "the answer that issues a key)"),
         _r("USER-3", "R users, B OWASP API1",
            must="only users of the caller's organization are listed"),
         _r("USER-4", "R users",
@@ -217,14 +222,135 @@ REQUIREMENTS: dict[str, Requirement] = {
                 "escapes; a request carrying them gets a 4xx or is stored so it reads back valid"),
         _r("ERR-5", "B OWASP API4",
            must="nothing a write accepts can break a later read: after any accepted create (and, "
-                "with ACCOUNTS, any accepted PUT or PATCH), every list page and every get still "
-                "answers 200 with valid JSON for every principal"),
+                "with ACCOUNTS, any accepted PUT or PATCH; with SERVICE, any accepted service "
+                "account or key), every list page and every get still answers 200 with valid "
+                "JSON for every principal"),
         _r("ERR-6", "B RFC 9110 15.5.10",
            should="a conflict with the resource's state (the default account) is 409 Conflict "
                   "in the same error shape"),
         _r("ERR-7", "B RFC 9110, OWASP API1",
-           must="every 404 for a missing, foreign or deleted id is a JSON error with error and "
-                "message, and none of these cases answers 5xx"),
+           must="every 404 for a missing, foreign or deleted id, and every 401 to a signed "
+                "request, is a JSON error with error and message, and none of these cases "
+                "answers 5xx"),
+        # --- SERVICE: service accounts, API keys, signed requests (profile v2)
+        _r("AUTH-18", "R HMAC authentication, S",
+           must="every protected endpoint of the claimed classes accepts signed requests from "
+                "service-account keys, and users manage service accounts and keys with bearer "
+                "tokens"),
+        _r("SA-1", "R service accounts",
+           must="GET /service-accounts is a list (LIST-1 to LIST-4) whose items have id, name, "
+                "description, account_id, organization_id, is_active, metadata, created_at, "
+                "updated_at and last_used_at"),
+        _r("SA-2", "R service accounts",
+           must="account_id=X lists only X's service accounts, with total to match"),
+        _r("SA-3", "inferred from R",
+           must="creating a service account answers 2xx with it, in the caller's organization, "
+                "active, never used, and it is listed",
+           should="creating a service account answers 201"),
+        _r("SA-4", "B OWASP API1",
+           must="a missing or wrongly typed name or account_id gives 422 naming it; an "
+                "account_id that is no account of the caller's organization gives 422 naming it "
+                "or 404, never a service account tied to another organization"),
+        _r("SA-5", "R, B OWASP API3",
+           must="no service-account object carries key material (a secret, its hash or an "
+                "encrypted form)"),
+        _r("SA-6", "R, B OWASP API1, CWE-204",
+           must="GET /service-accounts/{id} answers 200 with it; another organization's id never "
+                "succeeds or leaks",
+           should="another organization's id gets the answer of a never-existing id"),
+        _r("SA-7", "inferred from R, B OWASP API2",
+           must="once the admin deactivates or deletes a service account, its keys stop "
+                "authenticating at once",
+           should="inactive service accounts are left out of the list unless "
+                  "include_inactive=true"),
+        _r("SA-8", "profile decision",
+           free="other updates and deletes, personal service accounts and how often "
+                "last_used_at is updated are the target's choice"),
+        _r("KEY-1", "R API keys",
+           must="issuing a key answers 2xx with access_key, secret_key and expires_at (as sent, "
+                "or null or a default lifetime when none was sent)",
+           should="issuing a key answers 201 with the key's id"),
+        _r("KEY-2", "R API keys",
+           must="a key's secret_key is shown in the answer that issued it and in no later "
+                "answer"),
+        _r("KEY-3", "R API keys",
+           must="a new key authenticates at once; once a signed request succeeded, the key's "
+                "and its service account's last_used_at are set"),
+        _r("KEY-4", "inferred from R",
+           should="the key list is a list of keys with id, access_key, description, "
+                  "service_account_id, expires_at, is_active, created_at and last_used_at, "
+                  "and no secret"),
+        _r("KEY-5", "R API keys",
+           must="revoking a key answers 2xx; the very next request signed with it gets 401, "
+                "and the service account's other keys keep working"),
+        _r("KEY-6", "inferred, a security property",
+           must="once expires_at is past on the server's clock, the key gets 401",
+           should="an expires_at already past at issue gives 422"),
+        _r("KEY-7", "R API keys",
+           must="a key with an ip_allowlist is refused (401 or 403) from outside its CIDRs and "
+                "authenticated from inside",
+           should="a non-CIDR ip_allowlist entry gives 422 naming ip_allowlist"),
+        _r("KEY-8", "inferred",
+           must="no two issued keys share an access_key or a secret_key, and no access_key "
+                "contains a colon"),
+        _r("KEY-9", "B OWASP API1",
+           must="keys of another organization's service account can be neither issued, listed "
+                "nor revoked, and the attempt creates nothing",
+           should="such an attempt gets the 404 of a never-existing id"),
+        _r("KEY-10", "S, R",
+           must="a principal without the right gets 403 Forbidden on issuing and revoking "
+                "keys"),
+        _r("KEY-11", "profile decision",
+           free="key formats, the default lifetime and how many keys a service account holds "
+                "are the target's choice"),
+        _r("HMAC-1", "R HMAC authentication",
+           must="a request signed as the profile says authenticates as the key's service "
+                "account: the answer is not 401"),
+        _r("HMAC-2", "R HMAC authentication",
+           must="the string to sign is the method, the path and the query as sent, x-date, "
+                "x-nonce and x-content-sha256, and the signature padded standard Base64"),
+        _r("HMAC-3", "R HMAC authentication",
+           must="x-content-sha256 is the lowercase hex SHA-256 of the exact body, and a value "
+                "that does not match the body gives 401"),
+        _r("HMAC-4", "R, B RFC 9110",
+           must="a missing signed header, an Authorization or x-date that cannot be parsed, or "
+                "an unknown key gives 401, never 5xx; header names match in any case",
+           should="the scheme name HMAC matches in any case"),
+        _r("HMAC-5", "R HMAC authentication",
+           must="a wrong secret, or a change after signing to the method, path, query, body, "
+                "x-date or x-nonce, gives 401"),
+        _r("HMAC-6", "R, B CWE-294",
+           must="a nonce works once per key: a resent request or a new signature over a used "
+                "nonce gets 401, and a request refused after authentication uses its nonce up"),
+        _r("HMAC-7", "S3's bound, R, B SigV4, Hawk",
+           must="an x-date more than 900 s from the server's time gives 401, and "
+                "YYYY-MM-DDTHH:MM:SSZ is accepted",
+           should="x-date beyond 300 s (or the declared window plus 60 s) is refused, and "
+                  "within 60 s (or half the declared window) accepted"),
+        _r("HMAC-8", "inferred, B CWE-294",
+           must="a used nonce is kept as long as its x-date would be accepted: no replay inside "
+                "the window works",
+           should="used nonces are kept across a restart"),
+        _r("HMAC-9", "B CWE-294",
+           should="of several concurrent copies of one signed request exactly one is "
+                  "authenticated"),
+        _r("HMAC-10", "S, B RFC 9110, CWE-204",
+           must="a failed signed authentication answers 401 with the Unauthorized body (a 403 "
+                "allowed only for an address outside the allowlist)",
+           should="an unknown key and a wrong signature get identical answers, and a 401 to a "
+                  "signed request carries a WWW-Authenticate challenge for HMAC"),
+        _r("HMAC-11", "R authorization",
+           must="once authenticated, the service account's own rights decide; a refusal is "
+                "403 Forbidden"),
+        _r("HMAC-12", "B OWASP API2",
+           must="a key gets 401 once its service account, that service account's account or "
+                "the organization is inactive or deleted"),
+        _r("HMAC-13", "profile decision",
+           free="a Date header beside x-date, nonce syntax (a UUID is accepted) and unsigned "
+                "headers are the target's choice"),
+        _r("HMAC-14", "R organizations, B OWASP API1",
+           must="a service account stays inside its organization: lists hold only its "
+                "organization's items and another organization's ids get ACC-9's answer"),
         _r("ERR-3", "profile decision",
            free="message wording, id format and extra fields in any object are the target's "
                 "choice"),

@@ -31,6 +31,8 @@ SCHEMA_REQUIREMENTS: dict[str, tuple[str, str, bool] | None] = {
     "list": ("LIST-1", MUST, False),
     "token": ("AUTH-1", MUST, False),
     "jwks": ("AUTH-17", SHOULD, True),
+    "service-account": ("SA-1", MUST, True),
+    "key": ("KEY-4", SHOULD, True),
     "error": None,
 }
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from dpaas_conformance.library import classes
@@ -56,6 +58,49 @@ class Membership:
     non_members: tuple[str, ...] = ()
 
 
+#: `[paths]` keys and the profile's defaults (SERVICE); each names its placeholders
+DEFAULT_PATHS = {
+    "service_account_create": "/service-accounts",
+    "key_issue": "/service-accounts/{id}/keys",
+    "key_list": "/service-accounts/{id}/keys",
+    "key_revoke": "/service-accounts/{id}/keys/{key_id}",
+}
+PLACEHOLDERS = {"service_account_create": (), "key_issue": ("id",), "key_list": ("id",),
+                "key_revoke": ("id", "key_id")}
+SERVICE_KEY_NAMES = ("reader",)
+
+
+@dataclass(frozen=True)
+class ServicePaths:
+    """`[paths]`: where the target creates service accounts and issues, lists and revokes keys
+    (the profile's defaults where the config is silent). Ids are percent-encoded into them."""
+
+    service_account_create: str = DEFAULT_PATHS["service_account_create"]
+    key_issue: str = DEFAULT_PATHS["key_issue"]
+    key_list: str = DEFAULT_PATHS["key_list"]
+    key_revoke: str = DEFAULT_PATHS["key_revoke"]
+
+    def of(self, name: str, **ids: Any) -> str:
+        template: str = getattr(self, name)
+        for placeholder, value in ids.items():
+            template = template.replace("{" + placeholder + "}", quote(str(value), safe=""))
+        return template
+
+
+@dataclass(frozen=True)
+class ServiceKey:
+    """`[service_keys.NAME]`: a key of a service account of organization A that may list
+    accounts and users (SERVICE's checks that need a signed request to succeed)."""
+
+    name: str
+    access_key: str
+    secret_key: str
+    service_account_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secret_key", secret(self.secret_key))
+
+
 @dataclass
 class Config:
     principals: dict[str, Principal] = field(default_factory=dict)
@@ -65,8 +110,9 @@ class Config:
     # v2 classes: call site (see `classes`): what the target claims, and the USERS fixture
     classes: frozenset[str] = classes.DEFAULT_CLAIM
     membership: Membership | None = None
-    hmac_skew_seconds: float | None = None  # SERVICE, read for the scenarios that will use it
-    extra_tables: dict[str, Any] = field(default_factory=dict)  # [paths], [service_keys]
+    hmac_skew_seconds: float | None = None  # SERVICE: the x-date window the target declares
+    paths: ServicePaths = field(default_factory=ServicePaths)  # SERVICE: [paths]
+    service_keys: dict[str, ServiceKey] = field(default_factory=dict)  # [service_keys.NAME]
 
 
 def config_path(option: str | None) -> Path | None:
@@ -140,7 +186,46 @@ def _load_v2(path: Path, data: dict[str, Any], config: Config) -> None:
         raise ConfigError(f"{path}: unknown fixtures {sorted(unknown)}; expected membership")
     if "membership" in fixtures:
         config.membership = _membership(path, fixtures["membership"])
-    config.extra_tables = {n: data[n] for n in ("paths", "service_keys") if n in data}
+    config.paths = _paths(path, data.get("paths", {}))
+    keys = data.get("service_keys", {})
+    for name, table in keys.items():
+        config.service_keys[name] = _service_key(path, name, table)
+
+
+def _paths(path: Path, table: dict[str, Any]) -> ServicePaths:
+    unknown = set(table) - set(DEFAULT_PATHS)
+    if unknown:
+        raise ConfigError(f"{path}: [paths] has unknown keys {sorted(unknown)}; expected "
+                          f"{', '.join(DEFAULT_PATHS)}")
+    for key, value in table.items():
+        if not isinstance(value, str) or not value.startswith("/"):
+            raise ConfigError(f"{path}: [paths] {key} must be a path starting with /, such as "
+                              f"{DEFAULT_PATHS[key]!r}")
+        missing = [p for p in PLACEHOLDERS[key] if "{" + p + "}" not in value]
+        if missing:
+            raise ConfigError(f"{path}: [paths] {key} = {value!r} must hold "
+                              + " and ".join("{" + p + "}" for p in missing))
+    return ServicePaths(**table)
+
+
+def _service_key(path: Path, name: str, table: Any) -> ServiceKey:
+    where = f"{path}: [service_keys.{name}]"
+    if name not in SERVICE_KEY_NAMES:
+        raise ConfigError(f"{path}: unknown key [service_keys.{name}]; known: "
+                          f"{', '.join(SERVICE_KEY_NAMES)}")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(table) - {"access_key", "secret_key", "service_account_id"}
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
+    missing = [f for f in ("access_key", "secret_key")
+               if not isinstance(table.get(f), str) or not table[f]]
+    if missing:
+        raise ConfigError(f"{where} needs non-empty strings for {missing}")
+    owner = table.get("service_account_id")
+    if owner is not None and (not isinstance(owner, str) or not owner):
+        raise ConfigError(f"{where}: service_account_id must be the service account's id")
+    return ServiceKey(name, table["access_key"], table["secret_key"], owner)
 
 
 def _membership(path: Path, table: Any) -> Membership:
@@ -197,18 +282,23 @@ def _principal(path: Path, name: str, table: Any) -> Principal:
 
 def builtin_config() -> Config:
     """The principals the reference server seeds in a fresh database."""
-    from reference_server.demo import DEMO_ACCOUNT_IDS, DEMO_PRINCIPALS
+    from reference_server.config import Settings
+    from reference_server.demo import DEMO_ACCOUNT_IDS, DEMO_PRINCIPALS, DEMO_READER
 
     return Config(
         principals={
             name: Principal(name, p.email, p.password, p.organization_slug)
             for name, p in DEMO_PRINCIPALS.items()
         },
-        # v2 classes: call site; the reference server implements CORE, ACCOUNTS and USERS
-        classes=frozenset({classes.CORE, classes.ACCOUNTS, classes.USERS}),
+        # v2 classes: call site; the reference server implements every class
+        classes=frozenset(classes.CLASSES),
         membership=Membership(DEMO_ACCOUNT_IDS[("myorg", "Development")],
                               (DEMO_PRINCIPALS["admin"].email,),
                               (DEMO_PRINCIPALS["limited"].email,)),
+        hmac_skew_seconds=float(Settings.hmac_skew_seconds),
+        service_keys={"reader": ServiceKey("reader", DEMO_READER.access_key,
+                                           DEMO_READER.secret_key,
+                                           DEMO_READER.service_account_id)},
     )
 
 
@@ -218,6 +308,8 @@ class Target:
     config: Config
     clock: Any = None  # the embedded server's ManualClock, when the suite runs it
     variant: str | None = None  # the embedded variant's name, when the suite runs several
+    #: restarts the embedded server on the same address, its data kept (None: not the suite's)
+    restart: Callable[[], None] | None = None
 
     def principal(self, name: str) -> Principal:
         try:
@@ -243,6 +335,34 @@ class Target:
     @property
     def passwords(self) -> tuple[str, ...]:
         return tuple(p.password for p in self.config.principals.values())
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret: the passwords and the service keys' secrets."""
+        return self.passwords + tuple(k.secret_key for k in self.config.service_keys.values())
+
+    def service_key(self, name: str) -> ServiceKey:
+        """A configured service key; a scenario that needs it is not run without it."""
+        key = self.config.service_keys.get(name)
+        if key is None:
+            pytest.skip(
+                f"not run: needs [service_keys.{name}] (the key of a service account of the "
+                f"admin's organization that may list accounts and users) in the DPaaS config "
+                f"({self.config.source})")
+        return key  # type: ignore[return-value]
+
+    def reader_service_account(self) -> str:
+        """The id of the reader key's service account, for the checks that issue it keys."""
+        key = self.service_key("reader")
+        if key.service_account_id is None:
+            pytest.skip("not run: needs service_account_id in [service_keys.reader] (the "
+                        "reader's service account, to issue it keys with an allowlist) in the "
+                        f"DPaaS config ({self.config.source})")
+        return str(key.service_account_id)
+
+    @property
+    def paths(self) -> ServicePaths:
+        return self.config.paths
 
     @property
     def organization_a(self) -> list[Principal]:

@@ -36,7 +36,7 @@ import aiohttp
 from reference_server.config import Settings
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.passwords import Passwords
-from tests.bench import per_request, report
+from tests.bench import per_request, report, signed
 from tests.bench.load import Sample, run_load
 from tests.bench.seed import BENCH_PASSWORD, ORG, Layout, bench_email, documents, write
 from tests.support import ServerDidNotStart, free_port, wait_ready
@@ -403,6 +403,9 @@ def main() -> None:
                         "(default 40)")
     parser.add_argument("--batch", type=int, default=10,
                         help="per-request table: calls of each operation per round (default 10)")
+    parser.add_argument("--only-signed", action="store_true",
+                        help="measure signed against Bearer requests and the key lookup at 10 "
+                        "and 10,000 keys (tests/bench/signed.py), nothing else")
     parser.add_argument("--server-src", type=Path,
                         help="run the reference server from this source tree (an earlier "
                         "version, for a before/after comparison); the benchmark stays this one")
@@ -418,6 +421,12 @@ def main() -> None:
         "levels": [],
     }
     with tempfile.TemporaryDirectory(prefix="dpaas-bench-") as tmp:
+        results["signed"] = signed.signed_costs(Path(tmp), args.rounds, args.batch)
+        print(signed.render(results["signed"]), flush=True)
+        if args.only_signed:
+            args.json.write_text(json.dumps(results, indent=2))
+            print(f"\nwritten to {args.json}")
+            return
         seed_hashes = _hashes(Path(tmp))
         results["per_request"] = per_request_costs(Path(tmp), seed_hashes, args.rounds,
                                                    args.batch)

@@ -195,13 +195,14 @@ def variants() -> dict[str, HarnessVariant]:
     from tests.mutants.catalog import EXCLUSIVE, MUTANTS
     from tests.mutants.free import CORRECT_VARIANTS
     from tests.mutants.free_v2 import CORRECT_VARIANTS_V2
+    from tests.mutants.service import CORRECT_VARIANTS_SERVICE, MUTANTS_SERVICE
     from tests.mutants.users_v2 import MUTANTS_V2 as USER_MUTANTS
 
     found: dict[str, HarnessVariant] = {"reference": HarnessVariant("reference", BASELINE)}
     for m in MUTANTS.values():
         found[m.name] = HarnessVariant(m.name, MUTANT, m.components, m.requirement, m.level,
                                        m.breaks, blames=EXCLUSIVE.get(m.name, frozenset()))
-    for v in [*ACCOUNT_MUTANTS, *USER_MUTANTS]:
+    for v in [*ACCOUNT_MUTANTS, *USER_MUTANTS, *MUTANTS_SERVICE, *CORRECT_VARIANTS_SERVICE]:
         found[v.name] = v
     found.update({v.name: v for v in CORRECT_VARIANTS})
     found.update({v.name: v for v in CORRECT_VARIANTS_V2})
