@@ -162,6 +162,18 @@ def answer(result: AccountWrite, status: int = 200) -> web.Response:
     return json_response(result.account, status=status)
 
 
+def account_filter(request: web.Request) -> str | None:
+    """`?account_id=`, which lists of what belongs to an account (users, service accounts) take:
+    None when absent, else one id of bounded length (422 otherwise)."""
+    values = request.query.getall("account_id", [])
+    if not values:
+        return None
+    if len(values) > 1 or not values[0] or len(values[0]) > MAX_ID_LENGTH:
+        raise ValidationError("Invalid query parameters", details={"account_id": [
+            f"Must be one account id of at most {MAX_ID_LENGTH} characters"]})
+    return values[0]
+
+
 @routes.get("/accounts/{id}")
 async def get_account(request: web.Request) -> web.Response:
     wanted = account_id(request)

@@ -38,7 +38,13 @@ from ..service_keys import new_access_key, new_secret_key
 from ..state import SECRET_BOX, SETTINGS, STORE
 from ..store import KEY_ORDER_FIELDS, SERVICE_ACCOUNT_ORDER_FIELDS, ServiceWrite
 from ..validation import FieldErrors, read_json_object
-from .accounts import MAX_ID_LENGTH, MAX_METADATA_BYTES, MAX_NAME_LENGTH, NOT_BLANK
+from .accounts import (
+    MAX_ID_LENGTH,
+    MAX_METADATA_BYTES,
+    MAX_NAME_LENGTH,
+    NOT_BLANK,
+    account_filter,
+)
 
 routes = web.RouteTableDef()
 
@@ -72,15 +78,6 @@ def boolean_query(request: web.Request, name: str) -> bool:
         return values[0].lower() == "true"
     raise ValidationError("Invalid query parameters", details={name: ["Must be true or false"]})
 
-
-def account_filter(request: web.Request) -> str | None:
-    values = request.query.getall("account_id", [])
-    if not values:
-        return None
-    if len(values) > 1 or not values[0] or len(values[0]) > MAX_ID_LENGTH:
-        raise ValidationError("Invalid query parameters", details={"account_id": [
-            f"Must be one account id of at most {MAX_ID_LENGTH} characters"]})
-    return values[0]
 
 
 def answer(result: ServiceWrite, status: int = 200, what: str = "Service account"

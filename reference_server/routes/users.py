@@ -6,25 +6,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..authentication import require
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound
 from ..jsonio import json_response, list_response
 from ..pagination import parse_list_params
 from ..policy import ACTION_GET_USER, ACTION_LIST_USERS, users_resource
 from ..state import STORE
 from ..store import USER_ORDER_FIELDS
-from .accounts import MAX_ID_LENGTH, require_any
+from .accounts import MAX_ID_LENGTH, account_filter, require_any
 
 routes = web.RouteTableDef()
 
-
-def account_filter(request: web.Request) -> str | None:
-    values = request.query.getall("account_id", [])
-    if not values:
-        return None
-    if len(values) > 1 or not values[0] or len(values[0]) > MAX_ID_LENGTH:
-        raise ValidationError("Invalid query parameters", details={"account_id": [
-            f"Must be one account id of at most {MAX_ID_LENGTH} characters"]})
-    return values[0]
 
 
 @routes.get("/users")
