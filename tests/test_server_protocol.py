@@ -96,3 +96,16 @@ def test_two_authorization_headers_are_refused_not_first_wins(server_url: str) -
             assert r.status_code == 401 and r.json()["error"] == "Unauthorized", pair
             assert 'error="invalid_request"' in r.headers["www-authenticate"]
         assert c.get("/accounts", headers={"Authorization": valid}).status_code == 200
+
+
+def test_a_refusal_before_the_body_was_read_keeps_the_connection_answering(
+        server_url: str) -> None:
+    """POST 403 (its body never read by the handler), then GET, on one keep-alive connection:
+    every GET is answered. With aiohttp's lingering read and the one-message parser queue, one
+    pair in a few hundred left the GET unanswered until the client gave up."""
+    with httpx.Client(base_url=server_url, timeout=5) as client:
+        bearer = auth(login(client, "limited"))
+        for _ in range(1500):
+            refused = client.post("/accounts", headers=bearer, json={"name": "x" * 50})
+            assert refused.status_code == 403
+            assert client.get("/accounts", headers=bearer).status_code == 200
