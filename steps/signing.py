@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from dpaas_conformance.account_by_id import TRANSPORT_HEADERS
+from dpaas_conformance.common import named_error
 from dpaas_conformance.hmac_auth import content_sha256, format_x_date, signed_headers
 from dpaas_conformance.library import classes
 from dpaas_conformance.library.calls import Actors, Created, page_body
@@ -25,7 +26,6 @@ from dpaas_conformance.library.calls_v2 import account_path, is_success
 from dpaas_conformance.library.client import ApiClient, body_of, excerpt
 from dpaas_conformance.library.outcomes import Inconclusive, charged_to
 from dpaas_conformance.library.race import Outcome, at_once
-from dpaas_conformance.library.schemas import assert_valid
 from dpaas_conformance.library.service import (
     SERVICE_ACCOUNTS,
     Key,
@@ -149,9 +149,7 @@ def success_or(response: httpx.Response, error: str, status: int) -> None:
         return
     assert response.status_code == status, (
         f"expected a success or {status}, got {response.status_code}: {excerpt(response)}")
-    body = body_of(response)
-    assert_valid("error", body)
-    assert body["error"] == error, f'expected "error": "{error}", got {body["error"]!r}'
+    named_error(response, error, status)
 
 
 @when("they delete the account the service account belongs to")
