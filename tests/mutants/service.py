@@ -40,7 +40,12 @@ from reference_server.store.service_accounts import (
 )
 from reference_server.tokens import Identity
 from tests.mutants import CORRECT, MUST, MUTANT, SHOULD, HarnessVariant
-from tests.mutants.accounts_v2 import answering, foreign_doc, register, sent_body, with_body
+from tests.mutants.accounts_v2 import (
+    answering,
+    edit_body,
+    foreign_doc,
+    register,
+)
 from tests.mutants.rewrite import json_body, rebuilt, rewrite_json, rewrite_request, with_query
 
 MUTANTS_SERVICE: list[HarnessVariant] = []
@@ -435,17 +440,7 @@ async def drop_past_expiry(request: web.Request, body: dict[str, Any]) -> dict[s
 
 
 def edit_key_body(edit: Any) -> Middleware:
-    @web.middleware
-    async def mw(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if is_key_issue(request):
-            body = await sent_body(request)
-            if body is not None:
-                changed = await edit(request, body)
-                if changed is not None:
-                    with_body(request, changed)
-        return await handler(request)
-
-    return mw
+    return edit_body(is_key_issue, edit)
 
 
 def may_manage_keys(statements: Sequence[Mapping[str, Any]], action: str, resource: str
