@@ -612,9 +612,11 @@ service_mutant("unknown_key_told_apart", "HMAC-10", SHOULD,
 service_mutant("no_hmac_challenge", "HMAC-10", SHOULD,
                "a signed request's 401 has no WWW-Authenticate", watch=("HMAC-10",),
                **middleware(signed_status(401, drop_challenge=True)))
-service_mutant("signed_403_not_forbidden", "HMAC-11", MUST,
-               "a signed request's 403 says AccessDenied", **middleware(
-                   signed_status(403, {"error": "AccessDenied", "message": "no"})))
+# (A 403 that says "AccessDenied" breaks ERR-0, the body's owner, whatever the request.)
+service_mutant("signed_refusal_400", "HMAC-11", MUST,
+               "a signed request its service account may not make gets 400, not 403",
+               **middleware(signed_status(403, {"error": "BadRequest", "message": "no"},
+                                          to=400)))
 service_mutant("deleted_account_keys_work", "HMAC-12", MUST,
                "keys keep working once their service account's account is deleted",
                store=ignoring("This key's service account belongs to an account that no "
