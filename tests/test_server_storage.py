@@ -187,6 +187,25 @@ def test_damage_before_good_records_refuses_to_start(tmp_path: Path) -> None:
     assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
 
 
+def test_zeros_inside_a_record_that_records_follow_refuse_to_start(tmp_path: Path) -> None:
+    """A torn write is the last one: zeros inside an earlier record, with acknowledged records
+    after it, are damage, and those records are never set aside as a torn tail."""
+    path = tmp_path / "db.json"
+    db = Database(path)
+    for i in range(3):
+        db.documents("t").insert({"i": i})
+    crash(db)
+    lines = journal_of(path).read_bytes().rstrip(b"\x00").splitlines(keepends=True)
+    for lost in (lines[2][:10] + b"\x00" * 9 + lines[2][19:],  # a lost sector inside it
+                 b"\x00" * 9 + lines[2][9:]):  # or at its start
+        damaged = b"".join([*lines[:2], lost, *lines[3:]])
+        journal_of(path).write_bytes(damaged)
+        with pytest.raises(CorruptDatabaseError, match="records follow"):
+            DurableStorage(path)
+        assert journal_of(path).read_bytes() == damaged, "nothing is cut off or rewritten"
+        assert not [p for p in tmp_path.iterdir() if ".torn-" in p.name]
+
+
 def test_compaction_folds_the_journal_into_the_snapshot(tmp_path: Path) -> None:
     path = tmp_path / "db.json"
     db = Database(path)

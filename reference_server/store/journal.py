@@ -19,11 +19,12 @@ clean close cuts them off.
 
 After a crash the last write may be torn: a write that never completed leaves a last line with
 no newline, or one whose bytes were partly never written (the zeros under it show through, as NUL
-bytes). Only that is a torn write: replay stops before it, and the cut bytes (up to the last that
-is not a zero) are kept aside in a file beside the journal (`<journal>.torn-<generation>-<offset>`),
-never deleted. Anything else that does not check out (an empty file where a header is due, a
-header that is not one, a complete record with no NUL byte and a bad CRC, wherever it is) is
-damage, and the server refuses to start rather than guess: an operator decides.
+bytes) with nothing but zeros after it. Only that is a torn write: replay stops before it, and
+the cut bytes (up to the last that is not a zero) are kept aside in a file beside the journal
+(`<journal>.torn-<generation>-<offset>`), never deleted. Anything else that does not check out
+(an empty file where a header is due, a header that is not one, a complete record with no NUL
+byte and a bad CRC, wherever it is, a line with NUL bytes that records follow) is damage, and
+the server refuses to start rather than guess: an operator decides.
 
 Format 1 (before databases had an identity: plain CRCs, no chaining) is still read, to upgrade a
 data dir written by an earlier version; it is never written.
@@ -130,6 +131,13 @@ def parse(path: Path, data: bytes) -> Replay:
     while pos < len(data) and data[pos] != 0:  # a zero: the room left after the last record
         end = data.find(b"\n", pos)
         if end == -1 or b"\0" in data[pos:end]:  # a write that never completed
+            if end != -1 and data[end + 1:].strip(b"\0"):
+                # Zeros inside a line that other records follow: not the last write torn, but
+                # damage with acknowledged records after it, which are never set aside.
+                raise CorruptDatabaseError(
+                    f"journal {path} is damaged: record {len(replay.records) + 1} (byte {pos}) "
+                    "holds zeros and records follow it"
+                )
             replay.torn = data[pos:].rstrip(b"\0")
             break
         decoded = _decode(data[pos:end], chain)
@@ -144,6 +152,11 @@ def parse(path: Path, data: bytes) -> Replay:
             chain = crc
         pos = end + 1
     if not replay.torn and data[pos:].strip(b"\0"):  # zeros, then what a torn write left
+        rest = data[pos:].strip(b"\0")
+        line_end = rest.find(b"\n")
+        if line_end != -1 and rest[line_end + 1:].strip(b"\0"):
+            raise CorruptDatabaseError(
+                f"journal {path} is damaged: zeros at byte {pos}, and records follow them")
         replay.torn = data[pos:].rstrip(b"\0")
     replay.good_bytes = pos
     replay.chain = chain if chain is not None else 0
