@@ -81,7 +81,7 @@ def allowed(request: web.Request, identity: Identity, action: str,
 # --------------------------------------------------------------------------- bodies
 
 
-def _name(errors: FieldErrors, body: dict[str, Any]) -> str | None:
+def trimmed_name(errors: FieldErrors, body: dict[str, Any]) -> str | None:
     """The name as sent, length counted before trimming (what a JSON Schema maxLength states);
     surrounding whitespace is removed after, and a name of whitespace alone is refused."""
     name = errors.string(body, "name", max_length=MAX_NAME_LENGTH)
@@ -98,7 +98,7 @@ def account_body(body: dict[str, Any], read_only: tuple[str, ...]) -> dict[str, 
     their create defaults (false, {}) when left out. Raises the 422 naming every bad field."""
     errors = FieldErrors()
     errors.read_only(body, read_only)
-    name = _name(errors, body)
+    name = trimmed_name(errors, body)
     is_default = errors.boolean(body, "is_default", default=False)
     metadata = errors.json_object(body, "metadata", max_bytes=MAX_METADATA_BYTES)
     errors.unknown(body, WRITABLE | set(read_only))
@@ -112,7 +112,7 @@ def patch_body(body: dict[str, Any]) -> dict[str, Any]:
     errors.read_only(body, READ_ONLY_ON_UPDATE)
     changes: dict[str, Any] = {}
     if "name" in body:
-        changes["name"] = _name(errors, body)
+        changes["name"] = trimmed_name(errors, body)
     if "is_default" in body:
         changes["is_default"] = errors.boolean(body, "is_default", default=False)
     if "metadata" in body:

@@ -41,9 +41,8 @@ from ..validation import FieldErrors, read_json_object
 from .accounts import (
     MAX_ID_LENGTH,
     MAX_METADATA_BYTES,
-    MAX_NAME_LENGTH,
-    NOT_BLANK,
     account_filter,
+    trimmed_name,
 )
 
 routes = web.RouteTableDef()
@@ -92,21 +91,11 @@ def answer(result: ServiceWrite, status: int = 200, what: str = "Service account
 # --------------------------------------------------------------------------- bodies
 
 
-def _name(errors: FieldErrors, body: dict[str, Any]) -> str | None:
-    name = errors.string(body, "name", max_length=MAX_NAME_LENGTH)
-    if name is not None:
-        name = name.strip()
-        if not name:
-            errors.add("name", NOT_BLANK)
-            return None
-    return name
-
-
 def create_body(body: dict[str, Any]) -> dict[str, Any]:
     errors = FieldErrors()
     errors.read_only(body, READ_ONLY)
     fields = {
-        "name": _name(errors, body),
+        "name": trimmed_name(errors, body),
         "account_id": errors.string(body, "account_id", max_length=MAX_ID_LENGTH),
         "description": errors.string(body, "description", required=False,
                                      max_length=MAX_DESCRIPTION_LENGTH, allow_empty=True),
@@ -123,7 +112,7 @@ def update_body(body: dict[str, Any]) -> dict[str, Any]:
     errors.read_only(body, READ_ONLY_ON_UPDATE)
     changes: dict[str, Any] = {}
     if "name" in body:
-        changes["name"] = _name(errors, body)
+        changes["name"] = trimmed_name(errors, body)
     if "description" in body:
         changes["description"] = errors.string(body, "description", required=False,
                                                max_length=MAX_DESCRIPTION_LENGTH,

@@ -31,6 +31,7 @@ from reference_server.state import STORE
 from reference_server.store import AccountWrite, Store, isoformat
 from reference_server.store.accounts import TABLE, is_live
 from tests.mutants import MUST, MUTANT, SHOULD, HarnessVariant
+from tests.mutants.catalog import nesting
 from tests.mutants.rewrite import json_body, rebuilt, rewrite_json, rewrite_request, with_query
 
 MUTANTS_V2: list[HarnessVariant] = []
@@ -413,17 +414,6 @@ mutant("limited_may_update", "ACC-22", MUST, "the policy lets anyone update acco
        authorize=lets_anyone_update)
 mutant("forbidden_after_the_write", "ACC-22", MUST, "a 403 that comes after the change is made",
        **middleware(writes_then_forbids))
-
-
-def nesting(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict)
-                                                  else item))
-    return deepest
 
 
 def deep_update_breaks_reads() -> dict[str, Any]:
