@@ -11,12 +11,15 @@ reports read it.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest._code.code import TerminalRepr
+from _pytest._io import TerminalWriter
 from dpaas_conformance.library import masking, rendering, replay
 from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.outcomes import (
@@ -58,10 +61,11 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
     found = identity(item)
     if found is None:
-        return report  # not a scenario of the suite
+        return (yield)  # not a scenario of the suite
+    with lazy_pytest_traceback(item):
+        report = yield
     result = judged(item, call, report, found)
     result = masking.scrub_report(report, result, item.stash.get(TARGET, None),
                                   item.stash.get(CLIENT, None))
@@ -70,6 +74,44 @@ def pytest_runtest_makereport(
         item.user_properties.append(("dpaas_outcome", result.label))
         report.user_properties.append(("dpaas_outcome", result.label))
     return report
+
+
+class OnDemand(TerminalRepr):
+    """pytest's own traceback of a failed scenario, written only if something prints it.
+
+    The suite replaces it with its own account of the failure (`rendering`) in nearly every
+    case; pytest would otherwise parse every source file of the traceback, pytest's own
+    included, for each failing scenario, a second or so per ten failures, all thrown away.
+    """
+
+    def __init__(self, write: Callable[[], Any]) -> None:
+        self._write = write
+        self._written: Any = None
+
+    def toterminal(self, tw: TerminalWriter) -> None:
+        if self._written is None:
+            self._written = self._write()
+        if isinstance(self._written, str):
+            tw.line(self._written)
+        else:
+            self._written.toterminal(tw)
+
+
+@contextmanager
+def lazy_pytest_traceback(item: pytest.Item) -> Iterator[None]:
+    """pytest's report of the scenario, while it is made, asks for its traceback lazily."""
+    if not isinstance(item, pytest.Function):
+        yield
+        return
+    full, py = item.repr_failure, item._repr_failure_py
+    item.repr_failure = lambda excinfo, **kw: OnDemand(  # type: ignore[method-assign]
+        lambda: full(excinfo, **kw))
+    item._repr_failure_py = lambda excinfo, **kw: OnDemand(  # type: ignore[method-assign]
+        lambda: py(excinfo, **kw))
+    try:
+        yield
+    finally:
+        del item.repr_failure, item._repr_failure_py
 
 
 def judged(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport,
