@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from reference_server.config import Settings
+from reference_server.config import Settings, StartupError
 from reference_server.store import TOKENS_DB, Store
 from reference_server.store.core import TOKENS_COMPACT_MIN_BYTES
 from reference_server.tokens import Keyring, TokenService, hash_refresh_token
@@ -115,6 +115,19 @@ def test_keys_survive_restart(tmp_path: Path) -> None:
     assert (tmp_path / "signing-key.pem").stat().st_mode & 0o777 == 0o600
     second = Keyring.load_or_create(tmp_path)
     assert first.active.kid == second.active.kid
+
+
+def test_a_damaged_key_file_is_refused_at_start(tmp_path: Path) -> None:
+    """The key is loaded without OpenSSL's slow check; a probe signature stands in for it."""
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+    damaged = rsa.RSAPrivateNumbers(good.p, good.q, good.d ^ 32, good.dmp1 ^ 4, good.dmq1,
+                                    good.iqmp, good.public_numbers)
+    key = damaged.private_key(unsafe_skip_rsa_key_validation=True)
+    (tmp_path / "signing-key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    with pytest.raises(StartupError, match="damaged"):
+        Keyring.load_or_create(tmp_path)
 
 
 def _forgeries(tokens: TokenService, good: str) -> dict[str, str]:
