@@ -18,7 +18,7 @@ import pytest
 
 from reference_server.demo import DEMO_PRINCIPALS
 from reference_server.store import MAIN_DB, TOKENS_DB
-from tests.support import free_port, wait_ready
+from tests.support import TLS, free_port, wait_ready
 
 
 def spawn(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
@@ -49,7 +49,7 @@ def login(base: str) -> dict[str, str]:
     r = httpx.post(
         f"{base}/authentication/login",
         json={"email": p.email, "password": p.password, "organization_slug": p.organization_slug},
-        timeout=10,
+        timeout=10, verify=TLS,
     )
     assert r.status_code == 200, r.text
     return r.json()
@@ -62,7 +62,7 @@ def all_account_ids(base: str, headers: dict[str, str]) -> set[str]:
             f"{base}/accounts",
             params={"page": page, "quantity": 100},
             headers=headers,
-            timeout=10,
+            timeout=10, verify=TLS,
         )
         results = r.json()["results"]
         if not results:
@@ -82,7 +82,7 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path: Path) -> None:
         rotated = httpx.post(
             f"{base}/authentication/refresh",
             json={"refresh_token": tokens["refresh_token"]},
-            timeout=10,
+            timeout=10, verify=TLS,
         ).json()
 
         def writer(n: int) -> None:
@@ -126,13 +126,13 @@ def test_sigkill_mid_write_loses_no_acknowledged_write(tmp_path: Path) -> None:
         old = httpx.post(
             f"{base}/authentication/refresh",
             json={"refresh_token": tokens["refresh_token"]},
-            timeout=10,
+            timeout=10, verify=TLS,
         )
         assert old.status_code == 401
         newest = httpx.post(
             f"{base}/authentication/refresh",
             json={"refresh_token": rotated["refresh_token"]},
-            timeout=10,
+            timeout=10, verify=TLS,
         )
         assert newest.status_code == 401
 

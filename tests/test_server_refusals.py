@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from reference_server.demo import DEMO_PRINCIPALS
-from tests.support import RawResponse, free_port, wait_ready
+from tests.support import TLS, RawResponse, free_port, wait_ready
 
 SECRET = "s3cr3t-expect-marker"
 ADMIN = DEMO_PRINCIPALS["admin"]
@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def bearer(server: Server) -> str:
     r = httpx.post(f"{server.base}/authentication/login", content=LOGIN_BODY,
-                   headers={"Content-Type": "application/json"}, timeout=10)
+                   headers={"Content-Type": "application/json"}, timeout=10, verify=TLS)
     assert r.status_code == 200, r.text
     return f"Bearer {r.json()['access_token']}"
 
@@ -149,7 +149,7 @@ def quiet_log(server: Server) -> Iterator[list[str]]:
     for needle in expected:
         wait_for_line(server, needle, start)
     fence = f"/fence-{time.monotonic_ns()}"
-    httpx.get(f"{server.base}{fence}", timeout=10)
+    httpx.get(f"{server.base}{fence}", timeout=10, verify=TLS)
     text = wait_for_line(server, fence, start)
     assert "Traceback" not in text and " ERROR " not in text, text
     lines = [line for line in text.splitlines() if fence not in line]
@@ -176,7 +176,7 @@ def test_twenty_undecodable_bodies_write_twenty_lines(server: Server, quiet_log:
     for _ in range(20):
         r = httpx.post(f"{server.base}/authentication/login", content=b"not gzip",
                        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
-                       timeout=10)
+                       timeout=10, verify=TLS)
         assert r.status_code == 400 and r.json()["error"] == "BadRequest"
         quiet_log.append('"POST /authentication/login" 400')
 
@@ -208,7 +208,7 @@ def test_a_content_coding_the_server_does_not_decode_is_a_415(
 def test_a_body_in_a_coding_the_server_decodes_is_read(server: Server, coding: str) -> None:
     body = {"gzip": gzip.compress, "deflate": zlib.compress}.get(
         coding.lower(), lambda b: b)(LOGIN_BODY)
-    r = httpx.post(f"{server.base}/authentication/login", content=body, timeout=10,
+    r = httpx.post(f"{server.base}/authentication/login", content=body, timeout=10, verify=TLS,
                    headers={"Content-Type": "application/json", "Content-Encoding": coding})
     assert r.status_code == 200, r.text
 

@@ -52,7 +52,7 @@ def test_each_scenario_gets_the_step_definitions_its_module_sees(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bdd = importlib.import_module("pytest_bdd.scenario")
-    original = bdd.find_fixturedefs_for_step
+    original = steplookup.unremembered()
     asked: list[Any] = []
 
     def counted(step: Any, fixturemanager: Any, node: Any) -> Any:
@@ -78,7 +78,7 @@ def test_a_step_that_no_definition_parses_still_fails(
 ) -> None:
     bdd = importlib.import_module("pytest_bdd.scenario")
     monkeypatch.setattr(bdd, steplookup.NAME,
-                        steplookup.remembered(bdd.find_fixturedefs_for_step))
+                        steplookup.remembered(steplookup.unremembered()))
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest(CONFTEST)
     pytester.makefile(".feature", shared=FEATURE.format(name="shared", expected="one"))

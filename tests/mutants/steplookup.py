@@ -5,8 +5,8 @@ it knows (about a hundred) and tries each step parser on the step's text: about 
 harness's CPU time, which runs some three thousand scenarios. The answer depends only on the
 step (its type and text) and on where the scenario sits (the definitions visible from its
 parent node, fixed once collection ended): remembered under exactly that, it is the answer
-pytest-bdd would give. Only the harness loads this (tests/mutants/plugin.py); the suite as users
-get it, and the test command's own scenarios, run pytest-bdd untouched.
+pytest-bdd would give. The harness's processes (tests/mutants/plugin.py) and the test command's
+own session (tests/conftest.py) load it; the suite as users get it runs pytest-bdd untouched.
 """
 
 from __future__ import annotations
@@ -42,3 +42,9 @@ def install() -> None:
     lookup = getattr(bdd, NAME, None)
     if lookup is not None and not hasattr(lookup, "remembers"):
         setattr(bdd, NAME, remembered(lookup))
+
+
+def unremembered() -> Lookup:
+    """pytest-bdd's own lookup, whether or not this session installed the memo."""
+    lookup = getattr(bdd, NAME)
+    return getattr(lookup, "remembers", lookup)
