@@ -1,7 +1,8 @@
 """Starts the mutation harness as soon as collection ends, so that it runs beside the other tests.
 
-The harness is two pytest processes of CPU work; most of the other tests wait on servers,
-processes and argon2, so running them side by side fills the two cores instead of taking turns.
+The harness is two pytest processes of CPU work, run at a lower priority (`NICE`); the other
+tests often wait on servers, processes and the browser, so running them side by side fills the
+two cores instead of taking turns.
 When the session runs every scenario against the reference server, those runs are the harness's
 baseline, and the harness does not run them a second time.
 The mutation tests are moved to the end of the run and pick up the results there. Under
@@ -23,6 +24,11 @@ HARNESS = pytest.StashKey["Future[Results]"]()
 #: the session's own scenarios are the baseline (every one, against the reference server)
 SESSION_BASELINE = pytest.StashKey[bool]()
 MODULE = "test_mutation_score.py"
+#: The harness's two processes yield to the other tests: they take the second core and whatever
+#: the tests leave idle of the first (waiting on servers, processes, the browser), and the whole
+#: core once the tests are done. At the same priority, three processes took turns on two cores
+#: and the test command ended some ten seconds later (66 s against 57 s, measured).
+NICE = 10
 
 
 @pytest.hookimpl(wrapper=True)
@@ -42,7 +48,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         baseline_here = runs_every_scenario(session)
         config.stash[SESSION_BASELINE] = baseline_here
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpaas-harness")
-        config.stash[HARNESS] = executor.submit(partial(run, baseline=not baseline_here))
+        config.stash[HARNESS] = executor.submit(partial(run, baseline=not baseline_here,
+                                                        nice=NICE))
         executor.shutdown(wait=False)
 
 

@@ -149,11 +149,14 @@ def shards(chosen: list[str], everything: dict[str, HarnessVariant], workers: in
     return [g for g in groups if g]
 
 
-def run(names: list[str] | None = None, workers: int = 2, baseline: bool = True) -> Results:
+def run(names: list[str] | None = None, workers: int = 2, baseline: bool = True,
+        nice: int = 0) -> Results:
     """Every variant (or those named, plus the baseline), in `workers` pytest processes.
 
     Without `baseline`, the reference server is not run here: the caller has its rows already
     (the test command's own scenarios are exactly that run) and judges with `with_baseline`.
+    `nice`: the processes' niceness, for a harness that runs beside other work (see
+    tests/mutants/background.py).
     """
     everything = variants()
     chosen = list(everything) if not names else ["reference", *[n for n in names
@@ -166,9 +169,12 @@ def run(names: list[str] | None = None, workers: int = 2, baseline: bool = True)
         procs = []
         for index, group in enumerate(shards(chosen, everything, workers)):
             report = Path(tmp) / f"report-{index}.json"
-            procs.append((report, subprocess.Popen(
+            proc = subprocess.Popen(
                 command(report, Path(tmp) / f"pytest-{index}", group), cwd=ROOT, env=environment(),
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if nice:
+                os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
+            procs.append((report, proc))
         rows, errors = [], []
         for report, proc in procs:
             output, _ = proc.communicate(timeout=RUN_TIMEOUT)
