@@ -48,11 +48,13 @@ FEATURE = """Feature: {name}
 """
 
 
+@pytest.mark.parametrize("inner", ["pytest-bdd's", "listed once per module"])
 def test_each_scenario_gets_the_step_definitions_its_module_sees(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, inner: str
 ) -> None:
     bdd = importlib.import_module("pytest_bdd.scenario")
-    original = steplookup.unremembered()
+    original = steplookup.unremembered() if inner == "pytest-bdd's" else steplookup.listed_once()
+    assert original is not None
     asked: list[Any] = []
 
     def counted(step: Any, fixturemanager: Any, node: Any) -> Any:
@@ -77,8 +79,9 @@ def test_a_step_that_no_definition_parses_still_fails(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bdd = importlib.import_module("pytest_bdd.scenario")
-    monkeypatch.setattr(bdd, steplookup.NAME,
-                        steplookup.remembered(steplookup.unremembered()))
+    lookup = steplookup.listed_once()
+    assert lookup is not None
+    monkeypatch.setattr(bdd, steplookup.NAME, steplookup.remembered(lookup))
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest(CONFTEST)
     pytester.makefile(".feature", shared=FEATURE.format(name="shared", expected="one"))

@@ -19,6 +19,8 @@ Lookup = Callable[[Any, Any, Any], Iterable[Any]]
 NAME = "find_fixturedefs_for_step"
 #: the module, by name: the package's attribute `scenario` is its function of that name
 bdd = importlib.import_module("pytest_bdd.scenario")
+#: pytest-bdd's own lookup, as this module found it
+ORIGINAL: Lookup = getattr(bdd, NAME, None)  # type: ignore[arg-type]
 
 
 def remembered(lookup: Lookup) -> Lookup:
@@ -37,14 +39,43 @@ def remembered(lookup: Lookup) -> Lookup:
     return find_fixturedefs_for_step
 
 
+def listed_once() -> Lookup | None:
+    """pytest-bdd's lookup, step for step, except that the step definitions a module sees are
+    listed once per module: pytest-bdd asks pytest for every fixture name (about 150) for each
+    new step text, which was most of what the memo above still cost. None if this pytest-bdd
+    lacks a helper it uses."""
+    try:
+        from pytest_bdd.compat import get_fixture_names, getfixturedefs
+        from pytest_bdd.steps import step_function_context_registry as registry
+    except ImportError:
+        return None
+    visible: dict[tuple[Any, Any], list[tuple[Any, Any]]] = {}
+
+    def find_fixturedefs_for_step(step: Any, fixturemanager: Any, node: Any) -> Iterable[Any]:
+        key = (fixturemanager, node.parent)
+        if key not in visible:
+            visible[key] = [
+                (fixturedef, context)
+                for name in get_fixture_names(fixturemanager=fixturemanager)
+                for fixturedef in getfixturedefs(fixturemanager, name, node) or []
+                if (context := registry.get(fixturedef.func)) is not None
+            ]
+        for fixturedef, context in visible[key]:
+            if context.type is not None and context.type != step.type:
+                continue
+            if context.parser.is_matching(step.name):
+                yield fixturedef
+
+    return find_fixturedefs_for_step
+
+
 def install() -> None:
     """Idempotent; a pytest-bdd without this function is left as it is (and only slower)."""
     lookup = getattr(bdd, NAME, None)
     if lookup is not None and not hasattr(lookup, "remembers"):
-        setattr(bdd, NAME, remembered(lookup))
+        setattr(bdd, NAME, remembered(listed_once() or lookup))
 
 
 def unremembered() -> Lookup:
-    """pytest-bdd's own lookup, whether or not this session installed the memo."""
-    lookup = getattr(bdd, NAME)
-    return getattr(lookup, "remembers", lookup)
+    """pytest-bdd's own lookup, whether or not this session installed ours."""
+    return ORIGINAL
