@@ -92,8 +92,23 @@ def _may_leak(raw: str, passwords: list[str], data: Any) -> bool:
     if any(p in raw or json.dumps(p)[1:-1] in raw for p in passwords):
         return True
     # Each distinct key once: a page of a hundred items repeats the same few keys.
-    keys = {key for _, key, _ in walk(data, keys_only=True) if key is not None}
-    return any(normalised(key) in SECRET_FIELDS for key in keys)
+    return any(normalised(key) in SECRET_FIELDS for key in keys_of(data))
+
+
+def keys_of(data: Any) -> set[str]:
+    """Every key of a parsed JSON body, at any depth: without the paths `walk` keeps, since
+    nearly every body is checked this way and has nothing to report. The pending values are
+    the body's own, so memory stays linear in its size."""
+    keys: set[str] = set()
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            keys.update(value)
+            pending.extend(v for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            pending.extend(v for v in value if isinstance(v, dict | list))
+    return keys
 
 
 def _judge_string(path: Any, value: str, passwords: list[str], hashes: bool = True

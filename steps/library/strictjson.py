@@ -119,11 +119,9 @@ class Path:
         return "/" + "/".join(reversed(keys)) if keys else "(body)"
 
 
-def walk(data: Any, keys_only: bool = False
-          ) -> Iterator[tuple[Path, str | None, Any]]:
-    """Every value of a parsed JSON body with its path and key (or, with `keys_only`, every
-    value that sits under a key), depth first, with one iterator per level open at a time: time
-    and memory stay linear, however large or deep the body."""
+def walk(data: Any) -> Iterator[tuple[Path, str | None, Any]]:
+    """Every value of a parsed JSON body with its path and key, depth first, with one iterator
+    per level open at a time: time and memory stay linear, however large or deep the body."""
     root = Path(None, None)
     yield root, None, data
     stack: list[tuple[Path, Iterator[tuple[Any, Any]], bool]] = []
@@ -146,8 +144,7 @@ def walk(data: Any, keys_only: bool = False
             continue
         key, value = step
         where = Path(parent, key)
-        if not keys_only or keyed:
-            yield where, (str(key) if keyed else None), value
+        yield where, (str(key) if keyed else None), value
         more = children(value)
         if more is not None:
             stack.append((where, more, isinstance(value, dict)))
