@@ -7,7 +7,7 @@ plain dict, the only form xdist carries between processes; the controller reads 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -51,7 +51,12 @@ class ScenarioResult:
         return f"{self.judged_level or self.identity.level} {self.outcome}"
 
     def attach(self, report: pytest.TestReport) -> None:
-        setattr(report, ATTRIBUTE, asdict(self))
+        # Field by field, not `asdict`: that deep-copies the replay's JSON, for three reports
+        # of every scenario. What is shared is never changed.
+        data = dict(vars(self))
+        data["identity"] = dict(vars(self.identity))
+        data["failure"] = None if self.failure is None else dict(vars(self.failure))
+        setattr(report, ATTRIBUTE, data)
 
     @classmethod
     def of(cls, report: pytest.TestReport) -> ScenarioResult | None:
