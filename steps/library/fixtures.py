@@ -6,10 +6,8 @@ suite controls (or, for the mutation harness, each embedded variant in turn).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from dpaas_conformance.library import classes, limits, turns
@@ -50,7 +48,6 @@ def target(
 
     clock = ManualClock()
     data_dir = tmp_path_factory.mktemp(f"dpaas-{dpaas_variant or 'reference'}")
-    shutil.copy2(request.getfixturevalue("dpaas_embedded_key"), data_dir / KEY_FILE)
     # Fast test-only argon2 parameters (the server refuses them without the switch): the
     # scenarios log in some four hundred times, and how a password is hashed is the server's
     # own tests' business (tests/test_server_*), not the conformance verdict's.
@@ -67,18 +64,6 @@ def target(
         # The suite holds the embedded server's key, as a config's [keys] would give it.
         yield Target(url, replace(loaded, signing_key=data_dir / KEY_FILE), clock, dpaas_variant,
                      restart=served.restart)
-
-
-@pytest.fixture(scope="session")
-def dpaas_embedded_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One RSA key, made by the reference server's own code, for every embedded server of the
-    session: the mutation harness starts a hundred variants, and a 2048-bit key takes some 50 ms
-    of CPU to generate. The file keeps its 0600 mode when copied."""
-    from reference_server.tokens import KEY_FILE, Keyring
-
-    home = tmp_path_factory.mktemp("dpaas-signing-key")
-    Keyring.load_or_create(home)
-    return home / KEY_FILE
 
 
 @pytest.fixture(scope="session")
