@@ -1,5 +1,6 @@
 """The bounded Schemathesis run, started as soon as collection ends so that it runs beside the
-other tests (as the mutation harness does): it is a subprocess of its own, and the main process
+other tests (as the mutation harness does): the embedded server and Schemathesis share a process
+of their own (`python -m tests.schemathesis_run`), at a lower priority, and the main process
 would otherwise wait for it. `tests/test_schemathesis.py` picks up its result at the end of the
 run; under pytest-xdist, or when collection did not start it, the test runs it itself.
 """
@@ -42,7 +43,24 @@ RUN = pytest.StashKey[Future[Finished]]()
 
 def bounded_run() -> Finished:
     """The README's `st run` against the embedded server on a fresh demo database: every check,
-    every phase, with 5 examples per operation."""
+    every phase, with 5 examples per operation. Server and run share one process of their own
+    (`serve_and_check`), at a lower priority, so that neither takes the main process's time."""
+    command = [sys.executable, "-m", "tests.schemathesis_run"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, NICE)  # as the harness's processes (see NICE)
+        try:
+            output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return Finished(proc.returncode, output)
+
+
+def serve_and_check() -> int:
+    """In the run's own process: the embedded server in a thread, Schemathesis's command."""
+    import schemathesis.cli
+
     with tempfile.TemporaryDirectory(prefix="dpaas-schemathesis-") as tmp:
         # Cheap argon2 (what is checked here is the API against its document, not the hashing):
         # the run logs in and fails logins a few hundred times.
@@ -50,18 +68,16 @@ def bounded_run() -> Finished:
                             argon2_memory_cost=8, allow_weak_password_hashing=True)
         # Not the document's login example (admin): generated failed logins would throttle it.
         principal = DEMO_PRINCIPALS["other"]
-        env = {
-            **os.environ,
+        os.environ.update({
             "DPAAS_EMAIL": principal.email,
             "DPAAS_PASSWORD": principal.password,
             "DPAAS_ORG": principal.organization_slug,
             "NO_COLOR": "1",
             # Hypothesis keeps caches in the working directory unless told otherwise.
             "HYPOTHESIS_STORAGE_DIRECTORY": str(Path(tmp) / "hypothesis"),
-        }
+        })
         with ServedApp(lambda: create_app(settings)) as base_url:
-            command = [
-                sys.executable, "-m", "schemathesis.cli",
+            arguments = [
                 "--config-file", str(CONFIG),
                 "run", f"{base_url}/openapi.json",
                 "--checks", "all",
@@ -71,16 +87,11 @@ def bounded_run() -> Finished:
                 "--workers", "1",
                 "--no-color",
             ]  # fmt: skip
-            with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) as proc:
-                # Beside the other tests, as the harness's processes are (see its NICE).
-                os.setpriority(os.PRIO_PROCESS, proc.pid, NICE)
-                try:
-                    output, _ = proc.communicate(timeout=RUN_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    raise
-    return Finished(proc.returncode, output)
+            try:
+                schemathesis.cli.schemathesis.main(arguments, prog_name="st")
+            except SystemExit as done:
+                return done.code if isinstance(done.code, int) else 1
+    return 0
 
 
 @pytest.hookimpl(wrapper=True)
@@ -104,3 +115,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def result(config: pytest.Config) -> Finished:
     started = config.stash.get(RUN, None)
     return started.result(timeout=RUN_TIMEOUT) if started is not None else bounded_run()
+
+
+if __name__ == "__main__":
+    sys.exit(serve_and_check())
