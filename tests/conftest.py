@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from dpaas_conformance.library.embedded import ServedApp
 
-from tests import schemathesis_run
+from tests import browser_flows, schemathesis_run
 from tests.mutants import background, steplookup
 from tests.tiny_project import Project
 from tests.tiny_target import Behaviour, tiny_app
@@ -21,6 +21,7 @@ from tests.tiny_target import Behaviour, tiny_app
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(background, "dpaas-mutation-harness")
     config.pluginmanager.register(schemathesis_run, "dpaas-schemathesis-run")
+    config.pluginmanager.register(browser_flows, "dpaas-docs-flows")
     steplookup.install()  # this session's scenarios, and its pytester runs, as the harness's
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +12,7 @@ from reference_server.app import create_app
 from reference_server.config import Settings
 from reference_server.headers import API_CSP
 from reference_server.routes.docs import DOCS_CSP, INDEX, prefers_html
-from tests.chromium import Chromium, find_chromium
+from tests.browser_flows import outcome
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -100,182 +97,35 @@ def test_prefers_html(accept: str, html: bool) -> None:
 
 
 # ---------------------------------------------------------------- in Chromium
+# The flows themselves are in tests/browser_flows.py: they run beside the other tests, and each
+# test here reports how its flow went.
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
-    binary = find_chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with Chromium(binary, tmp_path_factory.mktemp("chromium-profile")) as chromium:
-        yield chromium
+def in_chromium(request: pytest.FixtureRequest) -> None:
+    """The flow named as this test, as it went in the browser."""
+    found = outcome(request.config, request.node.name.removeprefix("test_"))
+    for shot in found.screenshots:
+        print(f"screenshot: {shot}")
+    if found.error is not None:
+        raise found.error
 
 
-def operation(op_id: str) -> str:
-    return f"document.querySelector('#operations-{op_id}')"
+def test_the_docs_render_every_operation(request: pytest.FixtureRequest) -> None:
+    in_chromium(request)
 
 
-def try_it_out(browser: Chromium, op_id: str, params: dict[str, str] | None = None,
-               body: str | None = None) -> tuple[str, str]:
-    """Expand an operation, press "Try it out", fill in its path parameters and body as a
-    person would (typing), then "Execute": the status and body shown."""
-    op = operation(op_id)
-    browser.evaluate(f"{op}.querySelector('.opblock-summary-control').click()")
-    browser.wait_for(f"{op}.querySelector('.try-out__btn')")
-    browser.evaluate(f"{op}.querySelector('.try-out__btn').click()")
-    browser.wait_for(f"{op}.querySelector('.execute')")
-    for name, value in (params or {}).items():
-        field = f"{op}.querySelector('tr[data-param-name=\"{name}\"] input')"
-        browser.wait_for(field)
-        browser.evaluate(f"{field}.focus()")
-        browser.type_text(value)
-        browser.evaluate(f"{field}.blur()")  # the page takes a typed value on blur
-    if body is not None:
-        editor = f"{op}.querySelector('textarea.body-param__text')"
-        browser.wait_for(editor)
-        browser.evaluate(f"{editor}.focus(); {editor}.select()")
-        browser.type_text(body)  # replaces the example, as typing over a selection does
-        browser.evaluate(f"{editor}.blur()")
-    browser.evaluate(f"{op}.querySelector('.execute').click()")
-    response = f"{op}.querySelector('.live-responses-table .response')"
-    status = browser.wait_for(f"{response}?.querySelector('.response-col_status').innerText")
-    shown = browser.evaluate(
-        f"{response}.querySelector('.response-col_description pre')?.innerText ?? ''")
-    return status.strip(), shown
-
-
-def authorize(browser: Chromium) -> None:
-    """Log in with the example body, and paste the token into Authorize."""
-    status, body = try_it_out(browser, "Authentication-login")
-    assert status == "200", body
-    token = json.loads(body)["access_token"]
-    browser.evaluate("document.querySelector('.auth-wrapper .authorize').click()")
-    browser.wait_for("document.querySelector('.modal-ux input')")
-    browser.evaluate("document.querySelector('.modal-ux input').focus()")
-    browser.type_text(token)
-    browser.evaluate("document.querySelector('.modal-ux .auth-btn-wrapper .authorize').click()")
-    browser.wait_for("document.querySelector('.modal-ux .btn-done')")
-    browser.evaluate("document.querySelector('.modal-ux .btn-done').click()")
-
-
-def test_the_docs_render_every_operation(
-    browser: Chromium, server_url: str, tmp_path: Path
-) -> None:
-    browser.open(f"{server_url}/docs")
-    count = browser.wait_for("document.querySelectorAll('.opblock').length >= 19 && 'rendered'")
-    assert count == "rendered"
-    ids = browser.evaluate("[...document.querySelectorAll('.opblock')].map(e => e.id)")
-    assert ids == [
-        "operations-Authentication-login",
-        "operations-Authentication-refresh",
-        "operations-Accounts-listAccounts",
-        "operations-Accounts-createAccount",
-        "operations-Accounts-getAccount",
-        "operations-Accounts-replaceAccount",
-        "operations-Accounts-updateAccount",
-        "operations-Accounts-deleteAccount",
-        "operations-Users-listUsers",
-        "operations-Users-getUser",
-        "operations-Keys-getJwks",
-        "operations-Service_accounts-listServiceAccounts",
-        "operations-Service_accounts-createServiceAccount",
-        "operations-Service_accounts-getServiceAccount",
-        "operations-Service_accounts-updateServiceAccount",
-        "operations-Service_accounts-deleteServiceAccount",
-        "operations-Service_accounts-listKeys",
-        "operations-Service_accounts-issueKey",
-        "operations-Service_accounts-revokeKey",
-    ]
-    title = browser.evaluate("document.querySelector('.info .title').textContent")
-    assert title.startswith("DPaaS API")
-    shot = browser.screenshot(tmp_path / "docs.png")
-    print(f"screenshot of /docs: {shot}")
-    assert not browser.messages, browser.messages  # no CSP violation, no script error
-
-
-def test_try_it_out_logs_in_and_authorize_lists_accounts(
-    browser: Chromium, server_url: str, tmp_path: Path
-) -> None:
+def test_try_it_out_logs_in_and_authorize_lists_accounts(request: pytest.FixtureRequest) -> None:
     """The guide's walkthrough in the page: login's example, the token in Authorize, the list."""
-    browser.open(f"{server_url}/docs")
-    browser.wait_for("document.querySelectorAll('.opblock').length >= 6")
-    authorize(browser)
-
-    status, body = try_it_out(browser, "Accounts-listAccounts")
-    assert status == "200", body
-    names = [a["name"] for a in json.loads(body)["results"]]
-    assert {"Production", "Development"} <= set(names)
-    browser.evaluate(f"{operation('Accounts-listAccounts')}.scrollIntoView()")
-    print(f"screenshot after listing: {browser.screenshot(tmp_path / 'listed.png')}")
-    assert not browser.messages, browser.messages
+    in_chromium(request)
 
 
-def test_try_it_out_gets_patches_and_deletes_an_account(
-    browser: Chromium, server_url: str, tmp_path: Path
-) -> None:
-    """The one-account operations through the page: get an account by its id, change its name,
-    delete it; then its id is gone. (The login, Authorize and create went through the page in
-    the test above; here the token and the account come from the API directly.)"""
-    with httpx.Client(base_url=server_url, timeout=10) as c:
-        tokens = c.post("/authentication/login", json={
-            "email": "user@example.com", "password": "your-password",
-            "organization_slug": "myorg"}).json()
-        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-        account = c.post("/accounts", json={"name": "Made for the docs"}, headers=bearer).json()
-    browser.open(f"{server_url}/docs")
-    browser.wait_for("document.querySelectorAll('.opblock').length >= 11")
-    token = json.dumps(tokens["access_token"])
-    browser.evaluate(f"window.ui.preauthorizeApiKey('bearerAuth', {token})")
-
-    status, body = try_it_out(browser, "Accounts-getAccount", {"id": account["id"]})
-    assert status == "200", body
-    assert json.loads(body) == account
-
-    patch = json.dumps({"name": "Renamed in the docs"})
-    status, body = try_it_out(browser, "Accounts-updateAccount", {"id": account["id"]}, patch)
-    assert status == "200", body
-    assert json.loads(body)["name"] == "Renamed in the docs"
-    browser.evaluate(f"{operation('Accounts-updateAccount')}.scrollIntoView()")
-    print(f"screenshot after the PATCH: {browser.screenshot(tmp_path / 'patched.png')}")
-
-    status, body = try_it_out(browser, "Accounts-deleteAccount", {"id": account["id"]})
-    assert status == "204", body
-    with httpx.Client(base_url=server_url, timeout=10) as c:
-        gone = c.get(f"/accounts/{account['id']}", headers=bearer)
-    assert gone.status_code == 404
-    assert not browser.messages, browser.messages
+def test_try_it_out_gets_patches_and_deletes_an_account(request: pytest.FixtureRequest) -> None:
+    """The one-account operations through the page: get, change and delete an account."""
+    in_chromium(request)
 
 
 def test_a_key_entered_in_authorize_signs_a_list_in_the_browser(
-    browser: Chromium, server_url: str, tmp_path: Path
+    request: pytest.FixtureRequest,
 ) -> None:
-    """A person enters the demo reader's ACCESS_KEY:SECRET_KEY under hmacAuth, as printed at
-    start, and lists accounts: the page signs the request with Web Crypto (no bearer token is
-    set, so only a valid signature gets the 200), and the secret itself is never sent."""
-    from reference_server.demo import DEMO_READER
-
-    browser.open(f"{server_url}/docs")
-    browser.wait_for("document.querySelectorAll('.opblock').length >= 19")
-    browser.evaluate("document.querySelector('.auth-wrapper .authorize').click()")
-    hmac_box = ("[...document.querySelectorAll('.modal-ux .auth-container')]"
-                ".find(c => c.textContent.includes('hmacAuth'))")
-    browser.wait_for(f"{hmac_box}?.querySelector('input')")
-    browser.evaluate(f"{hmac_box}.querySelector('input').focus()")
-    browser.type_text(f"{DEMO_READER.access_key}:{DEMO_READER.secret_key}")
-    browser.evaluate(f"{hmac_box}.querySelector('.auth-btn-wrapper .authorize').click()")
-    browser.wait_for("document.querySelector('.modal-ux .btn-done')")
-    browser.evaluate("document.querySelector('.modal-ux .btn-done').click()")
-
-    status, body = try_it_out(browser, "Service_accounts-listServiceAccounts")
-    assert status == "403", body  # signed and authenticated: the reader may not list these
-    status, body = try_it_out(browser, "Accounts-listAccounts")
-    assert status == "200", body
-    assert json.loads(body)["total"] >= 2
-    shown = browser.evaluate(
-        f"{operation('Accounts-listAccounts')}.querySelector('.curl-command')?.innerText ?? ''")
-    assert DEMO_READER.secret_key not in shown, "the page shows the secret in its curl command"
-    print(f"screenshot after the signed list: {browser.screenshot(tmp_path / 'signed.png')}")
-    unexpected = [m for m in browser.messages if "status of 403" not in m[1]]  # the one above
-    assert not unexpected, unexpected
+    """The demo reader's key under hmacAuth signs a list with Web Crypto (a 200)."""
+    in_chromium(request)
