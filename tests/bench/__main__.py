@@ -437,7 +437,7 @@ def main() -> None:
         "levels": [],
     }
     with tempfile.TemporaryDirectory(prefix="dpaas-bench-") as tmp:
-        results["signed"] = signed.signed_costs(Path(tmp), args.rounds, args.batch)
+        results["signed"] = signed.signed_costs(Path(tmp), args.rounds, args.batch, SERVER_SRC)
         print(signed.render(results["signed"]), flush=True)
         if args.only_signed:
             args.json.write_text(json.dumps(results, indent=2))
