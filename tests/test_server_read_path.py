@@ -494,13 +494,16 @@ def test_a_write_alone_is_synced_on_the_loop_before_it_is_answered(
         assert [a["id"] for a in page.results] == [made["id"]]
 
         seen: list[Any] = []
-        with store.preparing(seen.append):  # a write that prepares its answer: the thread syncs
+        with store.preparing(seen.append):  # it prepares its answer while a helper syncs
             await store.create_account(ORG, "Prepared")
-        assert spy.threads[1:] == ["dpaas-store"] and len(seen) == 1
+        assert spy.threads[1:] == ["dpaas-sync"] and len(seen) == 1
+        assert store._thread.quiet
 
         store.sync_on_loop_when(lambda: False)  # another request in flight: the thread syncs
         await store.create_account(ORG, "Not alone")
-        assert spy.threads[2:] == ["dpaas-store"]
+        with store.preparing(seen.append):
+            await store.create_account(ORG, "Not alone, prepared")
+        assert spy.threads[2:] == ["dpaas-store", "dpaas-store"] and len(seen) == 2
 
     run(tmp_path, body)
     reopened = Database(tmp_path / MAIN_DB)
@@ -508,7 +511,63 @@ def test_a_write_alone_is_synced_on_the_loop_before_it_is_answered(
         names = {a["name"] for a in reopened.documents("accounts").all()}
     finally:
         reopened.close()
-    assert names == {"Alone", "Prepared", "Not alone"}, "every answered write is on disk"
+    assert names == {"Alone", "Prepared", "Not alone", "Not alone, prepared"}, (
+        "every answered write is on disk")
+
+
+def test_a_write_alone_prepares_its_answer_while_the_sync_runs_and_returns_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def body(store: Store) -> None:
+        store.sync_on_loop_when(lambda: True)
+        with held_fsync(monkeypatch) as fsync:
+            real = fsync._real
+            synced: list[bool] = []
+
+            def sync_and_note(fd: int) -> None:
+                real(fd)
+                synced.append(True)
+
+            fsync._real = sync_and_note
+            seen: list[tuple[bool, bool]] = []
+
+            def prepare(value: Any) -> None:
+                # the helper is inside the sync, which cannot return before this releases it
+                seen.append((fsync.entered.is_set(), bool(synced)))
+                fsync.release.set()
+
+            with store.preparing(prepare):
+                made = await store.create_account(ORG, "Prepared")
+            assert seen == [(True, False)], "prepared while the sync was under way"
+            assert synced == [True], "and answered only once it had returned"
+        assert store._thread.quiet
+        page = await store.list_accounts(ORG, ListParams())
+        assert [a["id"] for a in page.results] == [made["id"]]
+
+    run(tmp_path, body)
+
+
+def test_a_failed_sync_during_a_preview_undoes_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def body(store: Store) -> None:
+        store.sync_on_loop_when(lambda: True)
+        kept = await store.create_account(ORG, "Kept", is_default=True)
+        spy = SyncSpy()
+        spy.fail = OSError(28, "No space left on device")
+        monkeypatch.setattr(os, "fdatasync", spy)
+        seen: list[Any] = []
+        with store.preparing(seen.append), pytest.raises(OSError):
+            await store.create_account(ORG, "Lost", is_default=True)
+        assert spy.threads == ["dpaas-sync"] and len(seen) == 1
+        assert store._thread.quiet, "undone, memory is what is durable again"
+        page = await store.list_accounts(ORG, ListParams())
+        assert [(a["id"], a["is_default"]) for a in page.results] == [(kept["id"], True)]
+        with store.preparing(seen.append):
+            again = await store.create_account(ORG, "Next")
+        assert again["name"] == "Next", "and the next write works"
+
+    run(tmp_path, body)
 
 
 def test_a_failed_sync_on_the_loop_undoes_the_write(

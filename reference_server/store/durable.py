@@ -280,14 +280,16 @@ class DurableStorage(Storage):
         if unit is not None:
             self._undo(unit)
 
-    def commit(self, before_sync: Callable[[], None] | None = None) -> None:
+    def commit(self, before_sync: Callable[[], None] | None = None,
+               during_sync: Callable[[], None] | None = None) -> None:
         """Make every ended unit durable: one write and one fsync. On failure undo them all.
-        `before_sync`: called between the write and the fsync (`Journal.append`)."""
+        `before_sync`: called between the write and the fsync; `during_sync`: while the fsync
+        runs on a helper thread (`Journal.append`)."""
         if not self._pending:
             return
         units, self._pending = self._pending, []
         try:
-            self.journal.append([u.record for u in units], before_sync)
+            self.journal.append([u.record for u in units], before_sync, during_sync)
         except BaseException as exc:
             for unit in reversed(units):
                 self._undo(unit)

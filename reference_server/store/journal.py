@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .overlap import sync_during
 from .snapshot import CorruptDatabaseError, dumps, write_atomically
 
 log = logging.getLogger(__name__)
@@ -230,11 +231,13 @@ class Journal:
         self.records = 0
         self._chain = zlib.crc32(header)
 
-    def append(self, bodies: list[bytes], before_sync: Callable[[], None] | None = None) -> None:
+    def append(self, bodies: list[bytes], before_sync: Callable[[], None] | None = None,
+               during_sync: Callable[[], None] | None = None) -> None:
         """Write records over the zeros and fdatasync them (growing the file first if they do
         not fit); on failure cut the file back to its durable part. `before_sync` is called
         between the write and the sync (`thread.py`'s previews: the last thing before the sync,
-        which lets other threads run)."""
+        which lets other threads run); `during_sync` while the sync runs on a helper thread
+        (`overlap.py`: work that holds the GIL), and this returns only once the sync has."""
         assert self._fd is not None, "journal is not open"
         chain = self._chain
         lines = []
@@ -251,7 +254,10 @@ class Journal:
                 view, at = view[written:], at + written
             if before_sync is not None:
                 before_sync()
-            os.fdatasync(self._fd)
+            if during_sync is None:
+                os.fdatasync(self._fd)
+            else:
+                sync_during(self._fd, during_sync)
         except BaseException:
             try:
                 os.ftruncate(self._fd, self.size)  # the zeros go too: the next write grows it

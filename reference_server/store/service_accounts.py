@@ -20,6 +20,7 @@ that records it, so of concurrent copies of one request exactly one gets through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -78,6 +79,24 @@ class ServiceAccountIndexes:
         self.keys = Listing(KEYS, sorted(KEY_ORDER_FIELDS), tenant="service_account_id")
         for index in (self.key_by_id, self.key_by_access, self.keys):
             db.durable.listen(KEYS, index.change)
+        #: key id -> when a signed request wrote the `last_used_at` of the key and of its
+        #: service account (both then), so that the next ones within the interval need not
+        #: look; any change to a key forgets it, any change to a service account forgets all
+        #: (an undo included)
+        self.stamped: dict[Any, float] = {}
+        db.durable.listen(KEYS, self._key_changed)
+        db.durable.listen(SERVICE_ACCOUNTS, self._service_account_changed)
+
+    def _key_changed(self, doc_id: int, before: Mapping[str, Any] | None,
+                     after: Mapping[str, Any] | None) -> None:
+        for doc in (before, after):
+            if doc is not None:
+                with contextlib.suppress(TypeError):  # a hand-edited id that is no key
+                    self.stamped.pop(doc.get("id"), None)
+
+    def _service_account_changed(self, doc_id: int, before: Mapping[str, Any] | None,
+                                 after: Mapping[str, Any] | None) -> None:
+        self.stamped.clear()
 
 
 class NonceIndex:
@@ -407,15 +426,23 @@ class ServiceAccountQueries(StoreCore):
         return "ok"
 
     def _touch(self, key_id: str, now: float) -> None:
-        """`last_used_at` of the key and its service account, unless written lately."""
-        stale = isoformat(now - self.settings.last_used_interval)
+        """`last_used_at` of the key and its service account, unless written lately. Once this
+        server wrote both, the key is not even looked up again within the interval
+        (`ServiceAccountIndexes.stamped`): a signed request is then spared the lookups."""
+        interval = self.settings.last_used_interval
+        written = self._service.stamped.get(key_id)
+        if written is not None and 0 <= now - written < interval:
+            return
+        stale = isoformat(now - interval)
         stamp = isoformat(now)
+        both = False  # whether this call wrote every stamp (so all are `now`'s)
         for doc_id in self._service.key_by_id.ids(key_id):
             key = self._doc(KEYS, doc_id)
             if key is None:
                 continue
             used = key.get("last_used_at")
-            if not isinstance(used, str) or used < stale:
+            both = not isinstance(used, str) or used < stale
+            if both:
                 self._table(KEYS).update({"last_used_at": stamp}, doc_ids=[doc_id])
             for sa_id in self._service.by_id.ids(key.get("service_account_id")):
                 sa = self._doc(SERVICE_ACCOUNTS, sa_id)
@@ -423,6 +450,10 @@ class ServiceAccountQueries(StoreCore):
                 if sa is not None and (not isinstance(used, str) or used < stale):
                     self._table(SERVICE_ACCOUNTS).update({"last_used_at": stamp},
                                                          doc_ids=[sa_id])
+                else:
+                    both = False
+        if both:
+            self._service.stamped[key_id] = now
 
     async def seed_service_account(self, service_account: Mapping[str, Any],
                                    key: Mapping[str, Any]) -> bool:

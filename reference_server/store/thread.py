@@ -26,12 +26,16 @@ commit alone, first in its group, and its caller is answered once that group is 
 before. The thread then needs the GIL only for moments (to write the record, to send the
 preview and the answers) instead of for the job, which the loop, otherwise idle, would wait for.
 A job that wrote nothing (or failed, and was undone) is answered at once. A job whose request is
-the only one in flight, and which has no preview, is even committed on the loop (`_run_here`):
-no thread is woken at all. The thread compacts a journal before it becomes quiet again, so that
-no job on the loop changes what it folds. A job's preview runs on the loop right after the job
-is handed over, while the thread writes and syncs: a refresh's RS256 signature releases the GIL
-while it computes (cryptography), so the thread is not held up, and the signature no longer
-waits for the thread to reach its sync.
+the only one in flight is even committed on the loop (`_run_here`): no store thread is woken.
+If it has a preview, its sync runs on a helper thread meanwhile (`overlap.py`), entered before
+the preview starts, and the commit returns only once the sync has. The thread compacts a journal
+before it becomes quiet again, so that no job on the loop changes what it folds.
+
+The GIL decides where a preview may run. An RS256 signature (cryptography) holds the GIL for
+all of its 0.26 ms: a thread that needs the GIL to start its write or its sync waits until the
+signature is over. So a preview starts only once the sync is under way, GIL released: the store
+thread sends it right before its `fdatasync` (also for a job the loop ran and handed over), and
+on the loop the helper has entered its `fdatasync` before the preview runs.
 """
 
 from __future__ import annotations
@@ -144,10 +148,11 @@ class StoreThread:
         wrote nothing (or failed, and was undone) or was committed here, else done once the
         thread committed it. None if the thread is not quiet (then the job must be submitted).
 
-        Committed here, on the loop, while the quiet lock is held: a job with no preview, when
-        `sync_on_loop()` says that nothing else waits for the loop (no other request in flight).
-        Then there is no hop to the thread and back at all, and nobody waits for the loop
-        during the sync; under concurrency writes go to the thread, and share its syncs."""
+        Committed here, on the loop, while the quiet lock is held, when `sync_on_loop()` says
+        that nothing else waits for the loop (no other request in flight). Then there is no hop
+        to the store thread and back at all, and nobody waits for the loop during the sync; a
+        preview runs while a helper thread syncs (`overlap.py`). Under concurrency writes go
+        to the thread, and share its syncs."""
         if not self._quiet_lock.acquire(blocking=False):
             return None
         try:
@@ -161,8 +166,11 @@ class StoreThread:
             if job.error is not None or not any(s.pending for s in self.storages):
                 _resolve(job.future, job.value, job.error)  # nothing to make durable
                 return job.future
-            if preview is None and self.sync_on_loop is not None and self.sync_on_loop():
-                failure = self._commit(_no_preview)  # quiet all along: durable, or undone
+            if self.sync_on_loop is not None and self.sync_on_loop():
+                # the preview (a signature, which holds the GIL) while the sync runs on a helper
+                during = None if preview is None else functools.partial(
+                    _run_previews, [(job.future, preview, job.value)])
+                failure = self._commit(_no_preview, during)  # quiet all along: durable, or undone
                 _resolve(job.future, job.value, failure)
                 if failure is None and self._compaction_due():
                     # an empty job: the thread folds the journal after it, as after any group
@@ -298,9 +306,12 @@ class StoreThread:
         for storage in storages:
             storage.end()
 
-    def _commit(self, preview: Callable[[], None]) -> BaseException | None:
+    def _commit(self, preview: Callable[[], None],
+                during: Callable[[], None] | None = None) -> BaseException | None:
         """Commit every storage; `preview` runs once, right before the first fsync (so that the
-        loop, woken by it, works while this thread waits for the disk, not for the GIL)."""
+        loop, woken by it, works while this thread waits for the disk, not for the GIL);
+        `during` (on the loop, see `_run_here`) once, while the first fsync runs on a helper
+        thread (`overlap.py`)."""
         failure: BaseException | None = None
         pending: list[Callable[[], None]] = [preview]
 
@@ -312,8 +323,11 @@ class StoreThread:
             if failure is not None:
                 storage.rollback()
                 continue
+            overlapped = during if storage.pending else None
+            if overlapped is not None:
+                during = None
             try:
-                storage.commit(before_sync)
+                storage.commit(before_sync, overlapped)
             except Exception as exc:
                 failure = exc
         return failure

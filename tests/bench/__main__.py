@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,15 +97,16 @@ def process(command: list[str], base: str, log_path: Path,
 
 
 @contextmanager
-def server(data_dir: Path) -> Iterator[tuple[str, float, int]]:
+def server(data_dir: Path, src: Path | None = None) -> Iterator[tuple[str, float, int]]:
     """The reference server on a free port; yields its base URL, how long it took to start and
-    its process id."""
+    its process id. `src`: the source tree to run it from (default `--server-src`, else this
+    one)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "reference_server", "--port", str(port),
                "--data-dir", str(data_dir)]
     with process(command, base, data_dir.with_name(data_dir.name + ".log"),
-                 SERVER_SRC) as (startup, pid):
+                 src or SERVER_SRC) as (startup, pid):
         yield base, startup, pid
 
 
@@ -137,15 +138,26 @@ def filesystem(path: Path) -> str:
 
 
 def per_request_costs(tmp: Path, hashes: dict[str, str], rounds: int,
-                      batch: int) -> dict[str, Any]:
-    """One client's p50 per operation against the floor, on a server holding 100 accounts."""
+                      batch: int, compare_src: Path | None = None) -> dict[str, Any]:
+    """One client's p50 per operation against the floor, on a server holding 100 accounts;
+    with `compare_src`, also on a server run from that tree, holding the same data, in the
+    same rounds."""
     data_dir = tmp / "per-request"
-    write(data_dir, documents(Layout(100), hashes, time.time()))
-    with floor_server(tmp) as floor_base, server(data_dir) as (base, _startup, _pid):
+    tables = documents(Layout(100), hashes, time.time())
+    write(data_dir, tables)
+    with ExitStack() as stack:
+        floor_base = stack.enter_context(floor_server(tmp))
+        base, _startup, _pid = stack.enter_context(server(data_dir))
+        other_base = None
+        if compare_src is not None:
+            other_dir = tmp / "per-request-other"
+            write(other_dir, tables)
+            other_base, _startup, _pid = stack.enter_context(server(other_dir, compare_src))
         out = per_request.measure(base, floor_base, ADMIN, rounds, batch,
-                                  tmp / "fsync-probe")
+                                  tmp / "fsync-probe", other_base)
     return out | {"data_dir": str(data_dir), "filesystem": filesystem(data_dir),
-                  "server_src": str(SERVER_SRC or ROOT)}
+                  "server_src": str(SERVER_SRC or ROOT),
+                  "other_src": str(compare_src) if compare_src is not None else None}
 
 
 # --- the measured operations -----------------------------------------------------------------
@@ -409,6 +421,10 @@ def main() -> None:
     parser.add_argument("--server-src", type=Path,
                         help="run the reference server from this source tree (an earlier "
                         "version, for a before/after comparison); the benchmark stays this one")
+    parser.add_argument("--compare-src", type=Path,
+                        help="per-request table: also measure a server run from this source "
+                        "tree (an earlier version), in the same interleaved rounds, as rows "
+                        "of its own ('..., other server')")
     args = parser.parse_args()
     global SERVER_SRC
     SERVER_SRC = args.server_src.resolve() if args.server_src else None
@@ -421,15 +437,16 @@ def main() -> None:
         "levels": [],
     }
     with tempfile.TemporaryDirectory(prefix="dpaas-bench-") as tmp:
-        results["signed"] = signed.signed_costs(Path(tmp), args.rounds, args.batch)
+        results["signed"] = signed.signed_costs(Path(tmp), args.rounds, args.batch, SERVER_SRC)
         print(signed.render(results["signed"]), flush=True)
         if args.only_signed:
             args.json.write_text(json.dumps(results, indent=2))
             print(f"\nwritten to {args.json}")
             return
         seed_hashes = _hashes(Path(tmp))
-        results["per_request"] = per_request_costs(Path(tmp), seed_hashes, args.rounds,
-                                                   args.batch)
+        results["per_request"] = per_request_costs(
+            Path(tmp), seed_hashes, args.rounds, args.batch,
+            args.compare_src.resolve() if args.compare_src else None)
         print(report.render_per_request(results), flush=True)
         if args.only_per_request:
             results["load_average_after"] = os.getloadavg()

@@ -10,6 +10,10 @@ costs itself hides as little as possible of what the servers cost.
 
 `OPERATIONS` is the one place that lists what is measured: a row per operation. An operation
 the server does not serve (404 or 405 on the first try: an older server) is reported as such.
+With a second server (`--compare-src`, an earlier version), each of its operations is a row of
+its own ("…, other server"), measured in the same rounds: a before/after difference smaller than
+the noise between two runs (often ±10% on a shared machine) shows up there, as the floor does.
+
 One more row is no request at all: the disk's own cost of what a write waits for, a record of
 300 bytes written over the zeros of a file grown ahead (as the journal is) beside the data dir and
 fdatasynced, measured by the benchmark itself in the same rounds (a create or a refresh pays one
@@ -32,6 +36,8 @@ from urllib.parse import urlsplit
 #: Per operation: a p50 at most this many floors (issue 19); None: no target.
 TARGETS: dict[str, float] = {"list": 2.0, "create": 3.0, "refresh": 3.0}
 FLOOR = "floor"
+#: what the rows of the second server (`--compare-src`) are named after
+OTHER = ", other server"
 FSYNC = "disk: 300 B written + fdatasync"
 TIMEOUT = 10.0
 RECORD = b"x" * 299 + b"\n"
@@ -156,22 +162,24 @@ class Row:
 
 
 def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
-            batch: int, disk: Path) -> dict[str, Any]:
+            batch: int, disk: Path, other_base: str | None = None) -> dict[str, Any]:
     """Every operation `rounds` x `batch` times, interleaved; p50 per operation and its ratio to
-    the floor's. `disk`: a file to write to for the disk row (beside the data dir)."""
+    the floor's. `disk`: a file to write to for the disk row (beside the data dir).
+    `other_base`: a second server whose operations are measured in the same rounds."""
     fd = os.open(disk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, bytes(PROBE_BYTES))
     os.fsync(fd)
-    s = Session(Client(base), Client(floor_base), fd)
+    floor_client = Client(floor_base)
+    sessions = [Session(Client(b), floor_client, fd) for b in (base, other_base) if b]
     try:
-        status, body = s.api.call("POST", "/authentication/login", login)
-        if status != 200:
-            raise SystemExit(f"login failed: {status} {body[:200]!r}")
-        tokens = json.loads(body)
-        s.access, s.refresh = tokens["access_token"], tokens["refresh_token"]
-        s.account_id = s.create("Bench subject")
-        rows = [Row(op.name) for op in OPERATIONS]
-        for op, row in zip(OPERATIONS, rows, strict=True):  # probe, and warm up
+        for s in sessions:
+            _sign_in(s, login)
+        plan: list[tuple[Operation, Session, Row]] = []
+        for op in OPERATIONS:
+            on_servers = not op.on_floor and op.local is None
+            for k, s in enumerate(sessions if on_servers else sessions[:1]):
+                plan.append((op, s, Row(op.name + (OTHER if k else ""))))
+        for op, s, row in plan:  # probe, and warm up
             for i in range(5):
                 if op.prepare is not None:
                     op.prepare(s, 1)
@@ -182,10 +190,10 @@ def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
                 _check(op, status, body)
                 if op.then is not None:
                     op.then(s, body)
-        live = [(op, row) for op, row in zip(OPERATIONS, rows, strict=True) if row.served]
+        live = [(op, s, row) for op, s, row in plan if row.served]
         for r in range(rounds):
             # each round starts one operation further on, so that none always follows another
-            for op, row in live[r % len(live):] + live[: r % len(live)]:
+            for op, s, row in live[r % len(live):] + live[: r % len(live)]:
                 if op.prepare is not None:
                     op.prepare(s, batch)
                 for i in range(batch):
@@ -197,9 +205,11 @@ def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
                         op.then(s, body)
                     row.latencies_ms.append(elapsed * 1000)
     finally:
-        s.api.close()
-        s.floor.close()
+        for s in sessions:
+            s.api.close()
+        floor_client.close()
         os.close(fd)
+    rows = [row for _op, _s, row in plan]
     floor = next(r for r in rows if r.operation == FLOOR).p50
     return {
         "rounds": rounds, "batch": batch, "floor_p50_ms": floor,
@@ -210,6 +220,16 @@ def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
             for r in rows
         ],
     }
+
+
+def _sign_in(s: Session, login: dict[str, str]) -> None:
+    """The admin's tokens, and the account the by-id operations read and change."""
+    status, body = s.api.call("POST", "/authentication/login", login)
+    if status != 200:
+        raise SystemExit(f"login failed: {status} {body[:200]!r}")
+    tokens = json.loads(body)
+    s.access, s.refresh = tokens["access_token"], tokens["refresh_token"]
+    s.account_id = s.create("Bench subject")
 
 
 def _check(op: Operation, status: int, body: bytes) -> None:

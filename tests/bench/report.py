@@ -61,7 +61,8 @@ def render_per_request(results: dict[str, Any]) -> str:
     lines = [
         _header(results),
         f"data dir on {pr['filesystem']}; server from {pr['server_src']}; {pr['rounds']} rounds "
-        f"of {pr['batch']} calls per operation, interleaved",
+        f"of {pr['batch']} calls per operation, interleaved"
+        + (f"; other server from {pr['other_src']}" if pr.get("other_src") else ""),
         "",
         "| one client, keep-alive | n | p50 ms | floors | target |",
         "|---|---|---|---|---|",

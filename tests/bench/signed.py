@@ -138,7 +138,8 @@ def headers_for(kind: str, token: str) -> dict[str, str]:
 
 
 def render(result: dict[str, Any]) -> str:
-    lines = ["", "signed requests (one client, p50 of interleaved rounds)",
+    source = f"; server from {result['server_src']}" if result.get("server_src") else ""
+    lines = ["", f"signed requests (one client, p50 of interleaved rounds{source})",
              f"{'request':<32}{'p50 ms':>10}"]
     lines += [f"{name:<32}{ms:>10.3f}" for name, ms in result["p50_ms"].items()]
     ok = "ok" if result["signed_over_bearer"] <= SIGNED_TARGET else "OVER"
@@ -151,31 +152,34 @@ def render(result: dict[str, Any]) -> str:
 
 
 @contextmanager
-def demo_server(data_dir: Path) -> Iterator[str]:
-    """The reference server in demo mode on a free port, as its own process."""
+def demo_server(data_dir: Path, src: Path | None = None) -> Iterator[str]:
+    """The reference server in demo mode on a free port, as its own process (run from `src`,
+    another source tree, if given)."""
     from tests.bench.__main__ import process
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "reference_server", "--demo", "--port", str(port),
                "--data-dir", str(data_dir)]
-    with process(command, base, data_dir.with_name(data_dir.name + ".log")):
+    with process(command, base, data_dir.with_name(data_dir.name + ".log"), src):
         yield base
 
 
-def signed_costs(tmp: Path, rounds: int, batch: int) -> dict[str, Any]:
-    """Seeds the two data dirs (a demo start, then the extra keys offline) and measures."""
+def signed_costs(tmp: Path, rounds: int, batch: int, src: Path | None = None) -> dict[str, Any]:
+    """Seeds the two data dirs (a demo start, then the extra keys offline) and measures; `src`:
+    the server's source tree (`--server-src`), else this one."""
     from contextlib import ExitStack
 
     bases: dict[int, str] = {}
     with ExitStack() as stack:
         for count in KEY_COUNTS:
             data_dir = tmp / f"signed-{count}"
-            with demo_server(data_dir):
+            with demo_server(data_dir, src):
                 pass  # the demo's organizations, users, reader and Fernet key, then a clean stop
             extra_keys(data_dir, count - 1)
-            bases[count] = stack.enter_context(demo_server(data_dir))
-        return measure(bases, rounds, batch)
+            bases[count] = stack.enter_context(demo_server(data_dir, src))
+        result = measure(bases, rounds, batch)
+    return result | {"server_src": str(src) if src is not None else None}
 
 
 def main() -> None:

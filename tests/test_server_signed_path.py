@@ -1,0 +1,131 @@
+"""The shortcuts of a signed request keep its meaning: `x-date` read without `time.strptime`
+says what strptime said of every string, and `last_used_at`, skipped within its interval once
+this server wrote it, is written again after the interval and after an undo."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reference_server.config import Settings
+from reference_server.hmac_auth import _X_DATE, parse_x_date
+from reference_server.store import Store, isoformat
+from tests.support import FakeClock
+
+WAIT = 10.0
+ORG = "org-a"
+SA = "sa-1"
+KEY = "key-1"
+INTERVAL = 60
+
+
+def strptime_reading(value: str) -> float | None:
+    """What the server said of `x-date` before: the pattern, then strptime and timegm."""
+    if _X_DATE.fullmatch(value) is None:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def test_x_date_reads_as_strptime_read_it() -> None:
+    edges = ["2026-12-03T16:22:00Z", "2024-02-29T23:59:59Z", "2026-02-29T00:00:00Z",
+             "2026-12-31T23:59:60Z", "2026-12-31T23:59:61Z", "2026-12-31T23:59:62Z",
+             "0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+             "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z",
+             "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T23:60:00Z",
+             "1969-12-31T23:59:59Z", "2026-12-03 16:22:00Z", "2026-12-03T16:22:00", ""]
+    rnd = random.Random(19)
+    fields = [(0, 9999), (0, 13), (0, 32), (0, 25), (0, 61), (0, 63)]
+    pattern = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z"
+    drawn = [pattern.format(*(rnd.randint(a, b) for a, b in fields)) for _ in range(3000)]
+    assert parse_x_date("2026-12-31T23:59:60Z") == parse_x_date("2027-01-01T00:00:00Z")
+    for value in edges + drawn:
+        assert parse_x_date(value) == strptime_reading(value), value
+
+
+def run(tmp_path: Path, clock: FakeClock, body: Callable[[Store], Awaitable[None]]) -> None:
+    async def scenario() -> None:
+        store = Store(Settings(data_dir=tmp_path, clock=clock, last_used_interval=INTERVAL))
+        await store.open()
+        try:
+            stamp = isoformat(clock())
+            await store.seed_service_account(
+                {"id": SA, "name": "Reader", "account_id": None, "organization_id": ORG,
+                 "is_active": True, "metadata": {}, "statements": [], "created_at": stamp,
+                 "updated_at": stamp, "last_used_at": None, "deleted_at": None},
+                {"id": KEY, "access_key": "AK1", "secret": "sealed", "service_account_id": SA,
+                 "organization_id": ORG, "expires_at": None, "expires_ts": None,
+                 "ip_allowlist": [], "is_active": True, "created_at": stamp,
+                 "last_used_at": None, "revoked_at": None})
+            await body(store)
+        finally:
+            await store.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), WAIT * 3))
+
+
+def stamps(store: Store) -> tuple[Any, Any]:
+    """The key's and its service account's `last_used_at`, as stored."""
+    key = store._table("api_keys").get(doc_id=store._service.key_by_id.first(KEY))
+    sa = store._table("service_accounts").get(doc_id=store._service.by_id.first(SA))
+    assert key is not None and sa is not None
+    return key["last_used_at"], sa["last_used_at"]
+
+
+def test_last_used_at_is_written_once_per_interval_and_again_after_it(tmp_path: Path) -> None:
+    clock = FakeClock()
+
+    async def body(store: Store) -> None:
+        first = isoformat(clock())
+        assert await store.use_nonce(KEY, "n1", clock() + 300) == "ok"
+        assert stamps(store) == (first, first)
+        clock.advance(INTERVAL - 1)
+        assert await store.use_nonce(KEY, "n2", clock() + 300) == "ok"
+        assert stamps(store) == (first, first), "within the interval: not written again"
+        clock.advance(2)
+        later = isoformat(clock())
+        assert await store.use_nonce(KEY, "n3", clock() + 300) == "ok"
+        assert stamps(store) == (later, later), "after it: written again"
+        clock.advance(-3 * INTERVAL)  # a clock set back is no reason to skip
+        assert await store.use_nonce(KEY, "n4", clock() + 300) == "ok"
+        assert stamps(store) == (later, later)
+
+    run(tmp_path, clock, body)
+
+
+def test_a_stamp_undone_by_a_failed_sync_is_written_by_the_next_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+
+    async def body(store: Store) -> None:
+        failing = True
+        real = os.fdatasync
+
+        def sync(fd: int) -> None:
+            if failing:
+                raise OSError(28, "No space left on device")
+            real(fd)
+
+        with monkeypatch.context() as m:
+            m.setattr(os, "fdatasync", sync)
+            with pytest.raises(OSError):
+                await store.use_nonce(KEY, "n1", clock() + 300)
+        assert stamps(store) == (None, None), "the failed write is undone"
+        failing = False
+        clock.advance(1)
+        assert await store.use_nonce(KEY, "n2", clock() + 300) == "ok"
+        now = isoformat(clock())
+        assert stamps(store) == (now, now), "written by the next request, not skipped"
+
+    run(tmp_path, clock, body)
