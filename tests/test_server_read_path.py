@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -547,9 +547,11 @@ def test_a_write_alone_prepares_its_answer_while_the_sync_runs_and_returns_after
     run(tmp_path, body)
 
 
-def test_a_failed_sync_during_a_preview_undoes_the_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("preview", [False, True], ids=["on the loop", "during a preview"])
+def test_a_failed_sync_undoes_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preview: bool
 ) -> None:
+    """Synced on the loop, or by the helper thread while an answer is prepared (a preview)."""
     async def body(store: Store) -> None:
         store.sync_on_loop_when(lambda: True)
         kept = await store.create_account(ORG, "Kept", is_default=True)
@@ -557,34 +559,19 @@ def test_a_failed_sync_during_a_preview_undoes_the_write(
         spy.fail = OSError(28, "No space left on device")
         monkeypatch.setattr(os, "fdatasync", spy)
         seen: list[Any] = []
-        with store.preparing(seen.append), pytest.raises(OSError):
+
+        def maybe_preview() -> AbstractContextManager[Any]:
+            return store.preparing(seen.append) if preview else nullcontext()
+
+        with maybe_preview(), pytest.raises(OSError):
             await store.create_account(ORG, "Lost", is_default=True)
-        assert spy.threads == ["dpaas-sync"] and len(seen) == 1
+        if preview:
+            assert spy.threads == ["dpaas-sync"] and len(seen) == 1
         assert store._thread.quiet, "undone, memory is what is durable again"
         page = await store.list_accounts(ORG, ListParams())
         assert [(a["id"], a["is_default"]) for a in page.results] == [(kept["id"], True)]
-        with store.preparing(seen.append):
+        with maybe_preview():
             again = await store.create_account(ORG, "Next")
-        assert again["name"] == "Next", "and the next write works"
-
-    run(tmp_path, body)
-
-
-def test_a_failed_sync_on_the_loop_undoes_the_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def body(store: Store) -> None:
-        store.sync_on_loop_when(lambda: True)
-        kept = await store.create_account(ORG, "Kept", is_default=True)
-        spy = SyncSpy()
-        spy.fail = OSError(28, "No space left on device")
-        monkeypatch.setattr(os, "fdatasync", spy)
-        with pytest.raises(OSError):
-            await store.create_account(ORG, "Lost", is_default=True)
-        assert store._thread.quiet, "undone, memory is what is durable again"
-        page = await store.list_accounts(ORG, ListParams())
-        assert [(a["id"], a["is_default"]) for a in page.results] == [(kept["id"], True)]
-        again = await store.create_account(ORG, "Next")
         assert again["name"] == "Next", "and the next write works"
 
     run(tmp_path, body)
