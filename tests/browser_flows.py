@@ -277,17 +277,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.option.collectonly or hasattr(config, "workerinput"):
         return
     if any(item.path.name == MODULE and item.name in TESTS for item in session.items):
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpaas-docs-flows")
-        config.stash[STARTED] = executor.submit(run_flows, config)
-        executor.shutdown(wait=False)
+        start(config)
+
+
+def start(config: pytest.Config) -> None:
+    # pytest makes the run's base temp dir on first use, and two threads making it at once
+    # made two (a flow's `mktemp` then refused its own dir): made here, in the main thread.
+    config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpaas-docs-flows")
+    config.stash[STARTED] = executor.submit(run_flows, config)
+    executor.shutdown(wait=False)
 
 
 def outcome(config: pytest.Config, name: str) -> Outcome:
     """How the flow went; fails (in CI) or skips without a browser."""
     if STARTED not in config.stash:
-        executor = ThreadPoolExecutor(max_workers=1)
-        config.stash[STARTED] = executor.submit(run_flows, config)
-        executor.shutdown(wait=False)
+        start(config)
     flows = config.stash[STARTED].result(timeout=RUN_TIMEOUT)
     if flows.missing:
         if os.environ.get("CI"):
