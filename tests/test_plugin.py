@@ -241,3 +241,20 @@ def test_a_value_sent_as_a_token_is_masked_but_never_in_the_scenarios_name(
     assert [(r["nodeid"].split("[")[-1], r["outcome"]) for r in rows] == [
         ('"an unknown one"]', "must failed")]
     assert not re.search(r"\d+ scenarios? not run", result.stdout.str())
+
+
+def test_pytests_own_traceback_is_written_once_and_only_when_printed() -> None:
+    """judging.OnDemand: the suite replaces pytest's traceback of a failed scenario, so pytest
+    must not spend the time to write it unless something prints it."""
+    from dpaas_conformance.library.judging import OnDemand
+
+    written: list[str] = []
+
+    def write() -> str:
+        written.append("once")
+        return "pytest's traceback"
+
+    lazy = OnDemand(write)
+    assert written == []
+    assert str(lazy).strip() == str(lazy).strip() == "pytest's traceback"
+    assert written == ["once"]

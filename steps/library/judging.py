@@ -64,8 +64,11 @@ def pytest_runtest_makereport(
     found = identity(item)
     if found is None:
         return (yield)  # not a scenario of the suite
-    with lazy_pytest_traceback(item):
+    if call.when == "teardown":  # a teardown's failure keeps pytest's own traceback
         report = yield
+    else:
+        with lazy_pytest_traceback(item):
+            report = yield
     result = judged(item, call, report, found)
     result = masking.scrub_report(report, result, item.stash.get(TARGET, None),
                                   item.stash.get(CLIENT, None))
@@ -85,12 +88,12 @@ class OnDemand(TerminalRepr):
     """
 
     def __init__(self, write: Callable[[], Any]) -> None:
-        self._write = write
+        self._write: Callable[[], Any] | None = write
         self._written: Any = None
 
     def toterminal(self, tw: TerminalWriter) -> None:
-        if self._written is None:
-            self._written = self._write()
+        if self._write is not None:
+            self._written, self._write = self._write(), None  # the frames go with the closure
         if isinstance(self._written, str):
             tw.line(self._written)
         else:
