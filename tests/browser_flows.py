@@ -5,8 +5,8 @@ assertions. They start when collection ends, in a thread of their own that mostl
 browser (`pytest_collection_finish`), so the browser's work overlaps the other tests instead of
 holding the main process up for some ten seconds; `tests/test_docs.py` has one test per flow,
 which picks up how it went at the end of the run. Under pytest-xdist, or when collection did not
-start them, the first of those tests runs them itself. A flow returns the screenshots it took,
-for its test to print: a thread's prints would land in whichever test is running.
+start them, the first of those tests runs them itself. A flow keeps the screenshots it takes
+(`Shots`) for its test to print: a thread's prints would land in whichever test is running.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,7 +261,7 @@ def run_flows(config: pytest.Config) -> Flows:
     return found
 
 
-STARTED = pytest.StashKey["Future[Flows]"]()
+STARTED = pytest.StashKey[Future[Flows]]()
 
 
 @pytest.hookimpl(wrapper=True)
