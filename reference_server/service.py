@@ -22,6 +22,7 @@ def install(app: web.Application, settings: Settings,
     async def service(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         box = await loop.run_in_executor(None, SecretBox.load_or_create, settings.data_dir)
+        await loop.run_in_executor(None, box.warm, await app[STORE].sealed_secrets())
         app[SECRET_BOX] = box
         app[HMAC] = verifier(settings, app[STORE], box, app[CLIENTS])
         app[DEMO_KEY] = None

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reference_server.config import Settings
@@ -129,3 +130,39 @@ def test_a_stamp_undone_by_a_failed_sync_is_written_by_the_next_request(
         assert stamps(store) == (now, now), "written by the next request, not skipped"
 
     run(tmp_path, clock, body)
+
+
+def test_no_signed_request_opens_a_sealed_secret(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stored key's secret is opened at start: a known key's first request after a
+    restart, and an unknown key's (checked against the dummy), cost no Fernet opening at all,
+    so they do the same work (CWE-208), and the key still authenticates."""
+    from cryptography.fernet import Fernet
+    from dpaas_conformance.hmac_auth import signed_headers
+    from dpaas_conformance.library.embedded import ServedApp
+
+    from reference_server.app import create_app
+    from reference_server.demo import DEMO_READER
+    from tests.test_server_throttle import FAST_HASHING
+
+    settings = Settings(data_dir=tmp_path, demo=True, **FAST_HASHING)
+    with ServedApp(lambda: create_app(settings)):
+        pass  # the demo's key is stored, sealed: the next start meets it in the database
+    opened: list[bytes] = []
+    decrypt = Fernet.decrypt
+
+    def counted(self: Fernet, token: bytes | str, ttl: int | None = None) -> bytes:
+        opened.append(token if isinstance(token, bytes) else token.encode())
+        return decrypt(self, token, ttl)
+
+    monkeypatch.setattr(Fernet, "decrypt", counted)
+    with ServedApp(lambda: create_app(settings)) as base_url, \
+            httpx.Client(base_url=base_url, timeout=WAIT) as client:
+        at_start = len(opened)
+        answers = {}
+        for access_key in (DEMO_READER.access_key, "sa_" + "0" * 32):
+            headers = signed_headers(access_key, DEMO_READER.secret_key, "GET", "/accounts")
+            answers[access_key] = client.get("/accounts", headers=headers).status_code
+    assert at_start >= 1  # the demo's key, opened at start
+    assert answers == {DEMO_READER.access_key: 200, "sa_" + "0" * 32: 401}
+    assert len(opened) == at_start, "a signed request opened a sealed secret"

@@ -405,6 +405,15 @@ class ServiceAccountQueries(StoreCore):
             problem=problem,
         )
 
+    async def sealed_secrets(self) -> list[str]:
+        """Every stored key's sealed secret, revoked ones too (the secret box opens them all at
+        start, so that no signed request pays for opening one: see `service_keys`)."""
+        return await self._read(self._sealed_secrets_sync)
+
+    def _sealed_secrets_sync(self) -> list[str]:
+        return [doc["secret"] for doc in self._table(KEYS).all()
+                if isinstance(doc.get("secret"), str)]
+
     async def use_nonce(self, key_id: str, nonce: str, expires_at: float) -> NonceUse:
         """Record the first use of `nonce` with this key, durably, kept until `expires_at`;
         "used" if it was used before. Also stamps `last_used_at` on the key and its service
