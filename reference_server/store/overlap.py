@@ -1,14 +1,15 @@
 """A journal's sync on a helper thread while the caller does work that holds the GIL.
 
 A refresh made alone on the event loop has two waits: its rotation's sync (an `fdatasync`, about
-0.1 ms here, which releases the GIL) and its access token's RS256 signature (about 0.26 ms, which
-holds it: cryptography computes it without releasing the GIL). They can overlap only if the sync
-is already under way, GIL released, when the signature starts: a thread woken to sync would
-otherwise wait for the GIL until the signature is over. So `sync_during` hands the sync to this
-thread, waits (GIL released, a few microseconds when a core is free, and bounded) until the
-thread has entered its `fdatasync`, runs the work, then waits for the sync to return; it returns
-only once the data is durable, or raises the sync's error. The caller's guarantees are those of
-a plain `fdatasync` on its own thread: nothing is acknowledged before it returns.
+0.1 ms here, which releases the GIL) and its access token's RS256 signature (about 0.26 ms; PyJWT
+holds the GIL around it, and cryptography releases it while OpenSSL signs only in its recent
+versions: 50.0.2 here does). They overlap for sure only if the sync is already under way, GIL
+released, when the signature starts: a thread woken to sync may otherwise wait for the GIL until
+the signature is over. So `sync_during` hands the sync to this thread, waits (GIL released, a
+few microseconds when a core is free, and bounded) until the thread has entered its `fdatasync`,
+runs the work, then waits for the sync to return; it returns only once the data is durable, or
+raises the sync's error. The caller's guarantees are those of a plain `fdatasync` on its own
+thread: nothing is acknowledged before it returns.
 
 One thread per process, started on first use, woken through a pipe (whose write releases the
 GIL; see `thread.py`'s `_Inbox`).

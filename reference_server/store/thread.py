@@ -31,11 +31,13 @@ If it has a preview, its sync runs on a helper thread meanwhile (`overlap.py`), 
 the preview starts, and the commit returns only once the sync has. The thread compacts a journal
 before it becomes quiet again, so that no job on the loop changes what it folds.
 
-The GIL decides where a preview may run. An RS256 signature (cryptography) holds the GIL for
-all of its 0.26 ms: a thread that needs the GIL to start its write or its sync waits until the
-signature is over. So a preview starts only once the sync is under way, GIL released: the store
-thread sends it right before its `fdatasync` (also for a job the loop ran and handed over), and
-on the loop the helper has entered its `fdatasync` before the preview runs.
+The GIL decides where a preview may run. An RS256 signature holds the GIL for PyJWT's encoding
+around it, and for all of its 0.26 ms with a cryptography older than the recent ones (50.0.2,
+installed here, lets go of it while OpenSSL signs): a thread that needs the GIL to start its
+write or its sync may wait until the signature is over. So a preview starts only once the sync
+is under way, GIL released: the store thread sends it right before its `fdatasync` (also for a
+job the loop ran and handed over), and on the loop the helper has entered its `fdatasync` before
+the preview runs.
 """
 
 from __future__ import annotations
