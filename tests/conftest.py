@@ -7,8 +7,11 @@ pytest loads this file whenever tests/ is a testpath, even when none of its test
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 
+import dpaas_conformance.library
 import pytest
 from dpaas_conformance.library.embedded import ServedApp
 
@@ -23,6 +26,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(schemathesis_run, "dpaas-schemathesis-run")
     config.pluginmanager.register(browser_flows, "dpaas-docs-flows")
     steplookup.install()  # this session's scenarios, and its pytester runs, as the harness's
+    import_the_suites_library()
+
+
+def import_the_suites_library() -> None:
+    """Every module of the suite's library, imported before any pytester run.
+
+    An in-process pytester run drops from `sys.modules` the modules it imported first, but their
+    package keeps each as an attribute: a later run imports the module anew, while `from
+    dpaas_conformance.library import expectations` in another module hands it the old one. Two
+    `ConfigError` classes then meet, and the run ends in an INTERNALERROR where the suite stops
+    with its one line (tests/test_expectations.py alone failed so; in the whole run, earlier
+    tests had imported the modules)."""
+    library = dpaas_conformance.library
+    for module in pkgutil.iter_modules(library.__path__, f"{library.__name__}."):
+        importlib.import_module(module.name)
 
 
 @pytest.fixture
