@@ -723,14 +723,19 @@ class AllowlistForbidden(HmacVerifier):
 
 @web.middleware
 async def revoked_keys_gone(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A key list without the revoked keys (its refusals, a 403 say, pass as they are)."""
     response = await handler(request)
+    if not (is_key_list(request) and response.status == 200
+            and isinstance(response, web.Response)):
+        return response
     body = json_body(response)
-    if is_key_list(request) and isinstance(body, dict) and isinstance(response, web.Response):
-        kept = [i for i in body.get("results", []) if not (isinstance(i, dict)
-                                                            and i.get("is_active") is False)]
-        gone = len(body.get("results", [])) - len(kept)
-        return rebuilt(response, {**body, "results": kept, "total": body["total"] - gone})
-    return response
+    if not (isinstance(body, dict) and isinstance(body.get("results"), list)
+            and isinstance(body.get("total"), int)):
+        return response
+    kept = [i for i in body["results"] if not (isinstance(i, dict)
+                                                and i.get("is_active") is False)]
+    gone = len(body["results"]) - len(kept)
+    return rebuilt(response, {**body, "results": kept, "total": body["total"] - gone})
 
 
 class OtherKeyFormat(Store):
