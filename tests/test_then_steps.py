@@ -348,7 +348,10 @@ CASES: dict[Callable[..., Any], Case] = {
         {"target": TARGET}),
     # --- one account by id (v2)
     by_id.not_found: Case({"response": error(404, "NotFound")}, {"response": resp(200, account())}),
-    by_id.as_listed: Case({"response": resp(200, account(1))},
+    # The same instants, written otherwise than the list writes them: one account.
+    by_id.as_listed: Case({"response": resp(200, account(
+                              1, created_at="2025-09-30T10:00:01+00:00",
+                              updated_at="2025-09-30T10:00:01.000Z"))},
                           {"response": resp(200, account(1, name="renamed"))},
                           {"api": api({"GET /accounts": answers(200, page([account(1)]))}),
                            "actors": ACTORS}),
@@ -543,3 +546,13 @@ def test_bad_credential_checks_wait_once_for_a_short_throttle() -> None:
 
     answers = auth.logs_in_wrong_each(api({"POST /authentication/login": login}), TARGET, "admin")
     assert [r.status_code for r in answers] == [401, 401, 401] and len(calls) == 8
+
+
+def test_an_account_read_again_agrees_on_instants_not_on_spellings() -> None:
+    from dpaas_conformance.library.calls_v2 import same_account
+
+    listed = account(1)
+    assert same_account({**listed, "created_at": "2025-09-30T12:00:01+02:00"}, listed) == []
+    assert same_account({**listed, "updated_at": "2025-09-30T10:00:02Z"}, listed) == [
+        "updated_at: '2025-09-30T10:00:01Z' became '2025-09-30T10:00:02Z'"]
+    assert same_account({**listed, "created_at": None}, listed) != []

@@ -24,6 +24,7 @@ from dpaas_conformance.library.calls import (
     walk,
 )
 from dpaas_conformance.library.client import ApiClient, body_of, excerpt
+from dpaas_conformance.library.instants import same_instant
 from dpaas_conformance.library.outcomes import Inconclusive, TargetFailure
 from dpaas_conformance.library.schemas import problems
 
@@ -66,11 +67,14 @@ def read_account(api: ApiClient, session: Session, account_id: Any) -> dict[str,
 
 
 def same_account(seen: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
-    """The compared fields that differ, as readable lines (empty when they agree)."""
+    """The compared fields that differ, as readable lines (empty when they agree). Timestamps
+    agree when they name one instant: a list may write `+00:00` where a read writes `Z`, or
+    trim a fraction's zeros, and still show the same account."""
     fields = [*COMPARED, *(["metadata"] if "metadata" in seen and "metadata" in expected
                            else [])]
-    return [f"{f}: {expected.get(f)!r} became {seen.get(f)!r}"
-            for f in fields if seen.get(f) != expected.get(f)]
+    return [f"{f}: {expected.get(f)!r} became {seen.get(f)!r}" for f in fields
+            if not (same_instant(seen.get(f), expected.get(f)) if f.endswith("_at")
+                    else seen.get(f) == expected.get(f))]
 
 
 def is_success(response: httpx.Response) -> bool:
