@@ -375,8 +375,9 @@ CASES: dict[Callable[..., Any], Case] = {
     updates.back_to_defaults: Case({"api": reads("a1", account(1, metadata={}))},
                                    {"api": reads("a1", account(1, metadata={"team": "x"}))},
                                    {"actors": ACTORS, "created": MINE, "meta": "{}"}),
-    updates.only_sent_changed: Case(
-        {"api": reads("a1", account(1, name="S", metadata={"team": "x"}, updated_at=LATER))},
+    updates.only_sent_changed: Case(  # created_at as made, written with an offset
+        {"api": reads("a1", account(1, name="S", metadata={"team": "x"}, updated_at=LATER,
+                                    created_at="2025-09-30T10:00:01+00:00"))},
         {"api": reads("a1", account(1, name="S", metadata={}, updated_at=LATER))},
         {"actors": ACTORS, "created": MINE,
          "response": upd(200, account(1), {"name": "S"}, "PATCH")}),

@@ -73,8 +73,12 @@ def same_account(seen: Mapping[str, Any], expected: Mapping[str, Any]) -> list[s
     fields = [*COMPARED, *(["metadata"] if "metadata" in seen and "metadata" in expected
                            else [])]
     return [f"{f}: {expected.get(f)!r} became {seen.get(f)!r}" for f in fields
-            if not (same_instant(seen.get(f), expected.get(f)) if f.endswith("_at")
-                    else seen.get(f) == expected.get(f))]
+            if not agree(f, seen.get(f), expected.get(f))]
+
+
+def agree(field: str, seen: Any, expected: Any) -> bool:
+    """Whether a field reads as it did: a timestamp (`…_at`) as the same instant."""
+    return same_instant(seen, expected) if field.endswith("_at") else bool(seen == expected)
 
 
 def is_success(response: httpx.Response) -> bool:
