@@ -18,12 +18,23 @@ from .hmac_auth import is_signed
 from .state import AUTHORIZE, HMAC
 from .tokens import Identity
 
+#: the caller, once a request's credentials were checked
+CALLER: web.RequestKey[Identity] = web.RequestKey("caller", Identity)
+
 
 async def authenticate(request: web.Request) -> Identity:
-    """The caller: a service account for a signed request, else the bearer token's user."""
+    """The caller: a service account for a signed request, else the bearer token's user.
+    Checked once per request: a signed request's check uses up its nonce, so a second check
+    (a middleware's, then the route's) would refuse it as a replay."""
+    known = request.get(CALLER)
+    if known is not None:
+        return known
     if is_signed(request) and HMAC in request.app:
-        return await request.app[HMAC].authenticate(request)
-    return await bearer.authenticate(request)
+        identity = await request.app[HMAC].authenticate(request)
+    else:
+        identity = await bearer.authenticate(request)
+    request[CALLER] = identity
+    return identity
 
 
 def allowed(request: web.Request, identity: Identity, action: str,

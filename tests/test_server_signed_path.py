@@ -166,3 +166,35 @@ def test_no_signed_request_opens_a_sealed_secret(tmp_path: Path,
     assert at_start >= 1  # the demo's key, opened at start
     assert answers == {DEMO_READER.access_key: 200, "sa_" + "0" * 32: 401}
     assert len(opened) == at_start, "a signed request opened a sealed secret"
+
+
+def test_a_request_is_authenticated_once_whoever_asks(tmp_path: Path) -> None:
+    """A middleware that asks who calls, before the route asks again, gets the same caller, and a
+    signed request is not refused as a replay of itself (its nonce is used up by the first
+    check)."""
+    from aiohttp import web
+    from aiohttp.typedefs import Handler
+    from dpaas_conformance.hmac_auth import signed_headers
+    from dpaas_conformance.library.embedded import ServedApp
+
+    from reference_server.app import Components, create_app
+    from reference_server.authentication import authenticate
+    from reference_server.demo import DEMO_READER
+    from tests.test_server_throttle import FAST_HASHING
+
+    seen = []
+
+    @web.middleware
+    async def asks_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/accounts":
+            seen.append(await authenticate(request))
+        return await handler(request)
+
+    settings = Settings(data_dir=tmp_path, demo=True, **FAST_HASHING)
+    app = ServedApp(lambda: create_app(settings, Components(middlewares=(asks_first,))))
+    with app as base_url, httpx.Client(base_url=base_url, timeout=WAIT) as client:
+        headers = signed_headers(DEMO_READER.access_key, DEMO_READER.secret_key, "GET",
+                                 "/accounts")
+        answer = client.get("/accounts", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert [i.service_account_id for i in seen] == [DEMO_READER.service_account_id]
