@@ -265,6 +265,10 @@ def sql_ordering(stamp: Callable[[Any], Any], fold_names: bool = False) -> Middl
         everything: list[Mapping[str, Any]] = []
         for sub in range(1, 10_000):
             part = json_body(await handler(with_query(request, page=str(sub), quantity="100")))
+            if not (isinstance(part, dict) and isinstance(part.get("results"), list)):
+                # a page this variant cannot fetch again (a signed request's signature covers
+                # its query): the reference server's own page, its timestamps changed
+                return rebuilt(response, edit(body))
             everything += part["results"]
             if len(part["results"]) < 100:
                 break

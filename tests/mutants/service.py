@@ -36,6 +36,7 @@ from reference_server.store import Store
 from reference_server.store.service_accounts import (
     KEYS,
     SERVICE_ACCOUNTS,
+    NonceUse,
     SigningRecord,
 )
 from reference_server.tokens import Identity
@@ -704,11 +705,14 @@ class UuidNoncesOnly(HmacVerifier):
         return parts
 
 
-class GlobalNonces(HmacVerifier):
-    """A nonce works once across every key."""
+class GlobalNonces(Store):
+    """A nonce works once across every key; each key is still stamped as used (KEY-3)."""
 
-    async def use_nonce(self, record: SigningRecord, parts: SignedParts, now: float) -> None:
-        await super().use_nonce(dataclasses.replace(record, key_id="*"), parts, now)
+    def _use_nonce_sync(self, key_id: str, nonce: str, expires_at: float) -> NonceUse:
+        outcome = super()._use_nonce_sync("*", nonce, expires_at)
+        if outcome == "ok":
+            self._touch(key_id, self.now())
+        return outcome
 
 
 class AllowlistForbidden(HmacVerifier):
@@ -765,7 +769,7 @@ CORRECT_VARIANTS_SERVICE = [
     correct("lenient_signature_encodings", "unpadded and URL-safe Base64 signatures and "
             "uppercase hex body hashes are accepted too", ids=SIGNING_IDS, hmac=LenientSigning),
     correct("global_nonces", "a nonce works once across every key, not per key",
-            ids=("HMAC-6", "HMAC-8", "HMAC-9"), hmac=GlobalNonces),
+            ids=("HMAC-6", "HMAC-8", "HMAC-9"), store=GlobalNonces),
     correct("uuid_nonces_only", "only UUIDs are accepted as nonces",
             ids=("HMAC-1", "HMAC-5", "HMAC-6", "HMAC-9"), hmac=UuidNoncesOnly),
     correct("revoked_keys_unlisted", "a revoked key leaves the key list",
