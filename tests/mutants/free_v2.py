@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from reference_server.app import Components
-from reference_server.bearer import authenticate
+from reference_server.authentication import authenticate
 from reference_server.errors import Conflict, Forbidden, NotFound
 from reference_server.pagination import ListParams
 from reference_server.policy import ACTION_LIST_DELETED_ACCOUNTS, accounts_resource

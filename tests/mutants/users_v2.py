@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from reference_server.bearer import authenticate
+from reference_server.authentication import authenticate
 from reference_server.errors import Forbidden
 from reference_server.pagination import ListParams, Page
 from reference_server.state import STORE
