@@ -14,6 +14,9 @@ with the scenarios it selects:
   areas it changes (`reach`) or citing the ids its choice touches (`ids`), where given
   (all_at_once and all_at_once_v2 make their choices together and run all of their classes).
   A scenario of an id in `not_run` may be not run on it: its choice makes the check not apply.
+  `python -m tests.mutants --every-scenario` runs the correct variants on every scenario instead
+  (`EVERY_SCENARIO`): slower, and it finds what a narrow selection hides, a variant's own bug
+  or a check that a choice outside its areas trips.
 Every variant hashes passwords with weak argon2 settings (a test-only switch the server refuses
 without `allow_weak_password_hashing`), since the harness logs in thousands of times, starts with
 one RSA key generated for the whole run, and (when it runs the scenarios that need more than 100
@@ -23,6 +26,7 @@ accounts) with organization A already holding 110 accounts.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +42,8 @@ from reference_server.config import Settings
 from reference_server.tokens import KEY_FILE, Keyring, SigningKey
 
 MUST, SHOULD = "must", "should"
+#: set (to anything) in the environment: every correct variant runs every scenario
+EVERY_SCENARIO = "DPAAS_HARNESS_EVERY_SCENARIO"
 BASELINE, MUTANT, CORRECT = "baseline", "mutant", "correct"
 
 
@@ -126,7 +132,7 @@ class HarnessVariant:
         from dpaas_conformance.library.classes import classes_of, scenario_class
 
         cls = scenario_class(requirements)
-        if self.kind == BASELINE:
+        if self.kind == BASELINE or (self.kind == CORRECT and os.environ.get(EVERY_SCENARIO)):
             return True
         if cls not in self.classes or self.spares_hostile(requirements):
             return False
