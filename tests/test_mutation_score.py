@@ -15,7 +15,7 @@ import json
 import pytest
 from dpaas_conformance.library.requirements import checked_pairs
 
-from tests.mutants import BASELINE, CORRECT, MUTANT, tables, variants
+from tests.mutants import BASELINE, CORRECT, EVERY_SCENARIO, MUST, MUTANT, tables, variants
 from tests.mutants.background import session_baseline, started
 from tests.mutants.runner import (
     Judged,
@@ -68,6 +68,19 @@ def test_there_are_enough_variants_in_every_area() -> None:
     assert {v.area for v in mutants} == {"AUTH", "LIST", "ACC", "USER", "ERR", "SA", "KEY",
                                          "HMAC"}
     assert len([v for v in found if v.kind == CORRECT]) >= 8
+
+
+def test_every_scenario_mode_runs_correct_variants_on_every_scenario_and_mutants_as_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    found = variants()
+    narrow, other = found["global_nonces"], found["revoked_keys_unlisted"]
+    signing = next(v for v in found.values() if v.kind == MUTANT and v.requirement == "HMAC-2")
+    elsewhere = ["ACC-2"]  # a CORE scenario: no SERVICE variant's choice touches it
+    monkeypatch.delenv(EVERY_SCENARIO, raising=False)
+    assert not narrow.selects(MUST, elsewhere) and not other.selects(MUST, elsewhere)
+    monkeypatch.setenv(EVERY_SCENARIO, "1")
+    assert narrow.selects(MUST, elsewhere) and other.selects(MUST, elsewhere)
+    assert not signing.selects(MUST, elsewhere)  # a mutant's selection never widens
 
 
 def test_every_must_and_should_part_has_a_mutant() -> None:
