@@ -15,11 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from cryptography.fernet import Fernet
+from dpaas_conformance.hmac_auth import format_x_date, signed_headers
 
+from reference_server.app import Components
+from reference_server.authentication import authenticate
 from reference_server.config import Settings
+from reference_server.demo import DEMO_READER
 from reference_server.hmac_auth import _X_DATE, parse_x_date
 from reference_server.store import Store, isoformat
 from tests.support import FakeClock
+from tests.test_server_api import _serve
 
 WAIT = 10.0
 ORG = "org-a"
@@ -132,21 +140,21 @@ def test_a_stamp_undone_by_a_failed_sync_is_written_by_the_next_request(
     run(tmp_path, clock, body)
 
 
+
+def signed_list(client: httpx.Client, clock: FakeClock, access_key: str) -> int:
+    """The status of `GET /accounts` signed with the demo reader's secret, dated by `clock`."""
+    headers = signed_headers(access_key, DEMO_READER.secret_key, "GET", "/accounts",
+                             x_date=format_x_date(clock()))
+    return client.get("/accounts", headers=headers).status_code
+
+
 def test_no_signed_request_opens_a_sealed_secret(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Every stored key's secret is opened at start: a known key's first request after a
     restart, and an unknown key's (checked against the dummy), cost no Fernet opening at all,
     so they do the same work (CWE-208), and the key still authenticates."""
-    from cryptography.fernet import Fernet
-    from dpaas_conformance.hmac_auth import signed_headers
-    from dpaas_conformance.library.embedded import ServedApp
-
-    from reference_server.app import create_app
-    from reference_server.demo import DEMO_READER
-    from tests.test_server_throttle import FAST_HASHING
-
-    settings = Settings(data_dir=tmp_path, demo=True, **FAST_HASHING)
-    with ServedApp(lambda: create_app(settings)):
+    clock = FakeClock()
+    with _serve(tmp_path, clock):
         pass  # the demo's key is stored, sealed: the next start meets it in the database
     opened: list[bytes] = []
     decrypt = Fernet.decrypt
@@ -156,15 +164,14 @@ def test_no_signed_request_opens_a_sealed_secret(tmp_path: Path,
         return decrypt(self, token, ttl)
 
     monkeypatch.setattr(Fernet, "decrypt", counted)
-    with ServedApp(lambda: create_app(settings)) as base_url, \
+    unknown = "sa_" + "0" * 32
+    with _serve(tmp_path, clock) as base_url, \
             httpx.Client(base_url=base_url, timeout=WAIT) as client:
         at_start = len(opened)
-        answers = {}
-        for access_key in (DEMO_READER.access_key, "sa_" + "0" * 32):
-            headers = signed_headers(access_key, DEMO_READER.secret_key, "GET", "/accounts")
-            answers[access_key] = client.get("/accounts", headers=headers).status_code
+        answers = {key: signed_list(client, clock, key)
+                   for key in (DEMO_READER.access_key, unknown)}
     assert at_start >= 1  # the demo's key, opened at start
-    assert answers == {DEMO_READER.access_key: 200, "sa_" + "0" * 32: 401}
+    assert answers == {DEMO_READER.access_key: 200, unknown: 401}
     assert len(opened) == at_start, "a signed request opened a sealed secret"
 
 
@@ -172,16 +179,6 @@ def test_a_request_is_authenticated_once_whoever_asks(tmp_path: Path) -> None:
     """A middleware that asks who calls, before the route asks again, gets the same caller, and a
     signed request is not refused as a replay of itself (its nonce is used up by the first
     check)."""
-    from aiohttp import web
-    from aiohttp.typedefs import Handler
-    from dpaas_conformance.hmac_auth import signed_headers
-    from dpaas_conformance.library.embedded import ServedApp
-
-    from reference_server.app import Components, create_app
-    from reference_server.authentication import authenticate
-    from reference_server.demo import DEMO_READER
-    from tests.test_server_throttle import FAST_HASHING
-
     seen = []
 
     @web.middleware
@@ -190,11 +187,9 @@ def test_a_request_is_authenticated_once_whoever_asks(tmp_path: Path) -> None:
             seen.append(await authenticate(request))
         return await handler(request)
 
-    settings = Settings(data_dir=tmp_path, demo=True, **FAST_HASHING)
-    app = ServedApp(lambda: create_app(settings, Components(middlewares=(asks_first,))))
-    with app as base_url, httpx.Client(base_url=base_url, timeout=WAIT) as client:
-        headers = signed_headers(DEMO_READER.access_key, DEMO_READER.secret_key, "GET",
-                                 "/accounts")
-        answer = client.get("/accounts", headers=headers)
-    assert answer.status_code == 200, answer.text
+    clock = FakeClock()
+    with _serve(tmp_path, clock, Components(middlewares=(asks_first,))) as base_url, \
+            httpx.Client(base_url=base_url, timeout=WAIT) as client:
+        status = signed_list(client, clock, DEMO_READER.access_key)
+    assert status == 200
     assert [i.service_account_id for i in seen] == [DEMO_READER.service_account_id]
