@@ -15,7 +15,7 @@ import dpaas_conformance.library
 import pytest
 from dpaas_conformance.library.embedded import ServedApp
 
-from tests import browser_flows, schemathesis_run
+from tests import browser_flows, heap, schemathesis_run
 from tests.mutants import background, steplookup
 from tests.tiny_project import Project
 from tests.tiny_target import Behaviour, tiny_app
@@ -25,6 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(background, "dpaas-mutation-harness")
     config.pluginmanager.register(schemathesis_run, "dpaas-schemathesis-run")
     config.pluginmanager.register(browser_flows, "dpaas-docs-flows")
+    config.pluginmanager.register(heap, "dpaas-heap")
     steplookup.install()  # this session's scenarios, and its pytester runs, as the harness's
     import_the_suites_library()
 

@@ -209,7 +209,8 @@ def command(report: Path, basetemp: Path, names: list[str]) -> list[str]:
     # Only the plugins the suite needs: with autoloading on, pytest also rewrites the assertions
     # of every module of every installed plugin (all of faker's, for one).
     # The suite by its entry point's name; the harness's variants through the suite's hook.
-    plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin", "dpaas", "tests.mutants.plugin"]
+    plugins = ["pytest_bdd.plugin", "pytest_base_url.plugin", "dpaas", "tests.mutants.plugin",
+               "tests.heap"]
     # The run's own output is not read (the report is), so nothing is captured or logged.
     return [
         sys.executable, "-m", "pytest", "steps", "-q", "--tb=no", "-s", "-p", "no:cacheprovider",
