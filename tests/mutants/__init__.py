@@ -196,6 +196,14 @@ def scenario_tags() -> list[tuple[str, list[str]]]:
     return found
 
 
+#: Variants whose server sleeps to widen a race (0.05 to 0.3 s on every call of the racy path,
+#: teardowns included): their scenarios wait more than they work. The runner puts them first in
+#: its processes, while the test command's other tests keep both cores busy; run last, they left
+#: both cores idle for seconds at the end of the command.
+WAITING = ("racy_make_default", "concurrent_defaults_demote_each_other",
+           "concurrent_refreshes_win", "nonce_check_then_set")
+
+
 def variants() -> dict[str, HarnessVariant]:
     from tests.mutants.accounts_v2 import MUTANTS_V2 as ACCOUNT_MUTANTS
     from tests.mutants.catalog import EXCLUSIVE, MUTANTS

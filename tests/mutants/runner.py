@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tests.mutants import BASELINE, CORRECT, MUST, MUTANT, HarnessVariant, variants
+from tests.mutants import BASELINE, CORRECT, MUST, MUTANT, WAITING, HarnessVariant, variants
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 900
@@ -146,7 +146,8 @@ def shards(chosen: list[str], everything: dict[str, HarnessVariant], workers: in
         lightest = load.index(min(load))
         groups[lightest].append(name)
         load[lightest] += size[name]
-    return [g for g in groups if g]
+    # in this order in each process (see tests/mutants/plugin.py): the waiting variants first
+    return [sorted(g, key=lambda n: n not in WAITING) for g in groups if g]
 
 
 def run(names: list[str] | None = None, workers: int = 2, baseline: bool = True,
