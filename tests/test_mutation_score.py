@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import fcntl
 import json
+from types import SimpleNamespace
 
 import pytest
 from dpaas_conformance.library.requirements import checked_pairs
 
-from tests.mutants import BASELINE, CORRECT, EVERY_SCENARIO, MUST, MUTANT, tables, variants
+from tests.mutants import (
+    BASELINE,
+    CORRECT,
+    EVERY_SCENARIO,
+    MUST,
+    MUTANT,
+    WAITING,
+    plugin,
+    tables,
+    variants,
+)
 from tests.mutants.background import session_baseline, started
 from tests.mutants.runner import (
     Judged,
@@ -24,6 +35,7 @@ from tests.mutants.runner import (
     mutation_table,
     problems,
     run,
+    shards,
     with_baseline,
 )
 
@@ -81,6 +93,31 @@ def test_every_scenario_mode_runs_correct_variants_on_every_scenario_and_mutants
     monkeypatch.setenv(EVERY_SCENARIO, "1")
     assert narrow.selects(MUST, elsewhere) and other.selects(MUST, elsewhere)
     assert not signing.selects(MUST, elsewhere)  # a mutant's selection never widens
+
+
+def test_the_waiting_variants_run_first_in_each_process() -> None:
+    """Their servers sleep to widen a race: run last, they left the cores idle at the end of the
+    test command (tests/mutants/__init__.py: WAITING)."""
+    found = variants()
+    assert set(WAITING) <= set(found)
+    groups = shards([n for n in found if n != "reference"], found, 2)
+    assert sorted(n for g in groups for n in g if n in WAITING) == sorted(WAITING)
+    for group in groups:
+        waiting = [n for n in group if n in WAITING]
+        assert group[: len(waiting)] == waiting
+
+
+def test_a_harness_process_runs_the_variants_in_the_order_given() -> None:
+    """Each variant's scenarios together, the variants in --dpaas-variant's order, and within a
+    variant the order the other plugins chose."""
+    def item(variant: str, n: int) -> SimpleNamespace:
+        return SimpleNamespace(callspec=SimpleNamespace(params={"dpaas_variant": variant}), n=n)
+
+    items = [item("b", 0), item("a", 1), item("b", 2), item("c", 3), item("a", 4)]
+    config = SimpleNamespace(getoption=lambda name: ["c", "a", "b"])
+    plugin.pytest_collection_modifyitems(config, items)  # type: ignore[arg-type]
+    assert [(i.callspec.params["dpaas_variant"], i.n) for i in items] == [
+        ("c", 3), ("a", 1), ("a", 4), ("b", 0), ("b", 2)]
 
 
 def test_every_must_and_should_part_has_a_mutant() -> None:
