@@ -1,5 +1,5 @@
-"""Helpers the server's own tests and scripts share: a hand-set clock, a free loopback port,
-waiting for a server process, raw HTTP."""
+"""Helpers the tests and scripts share: a hand-set clock, a free loopback port, waiting for a
+server process, raw HTTP, the suite's client in front of a handler instead of a server."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+from dpaas_conformance.library.client import ApiClient
 
 # The suite's in-process runner, imported here once for the server tests that need it.
 from dpaas_conformance.library.embedded import ServedApp
 
 __all__ = [
     "TLS", "FakeClock", "RawResponse", "ServedApp", "ServerDidNotStart", "free_port",
-    "raw_exchange", "wait_ready",
+    "mocked_api", "raw_exchange", "wait_ready",
 ]
 
 #: One TLS context for the tests' one-off httpx calls (`httpx.get(..., verify=TLS)`): they speak
@@ -26,6 +28,14 @@ __all__ = [
 TLS = ssl.create_default_context()
 
 START_TIMEOUT = 30.0
+
+
+def mocked_api(handler: Callable[[httpx.Request], httpx.Response],
+               passwords: Iterable[str] = ()) -> ApiClient:
+    """The suite's client, every request answered by `handler` (no server, no network)."""
+    client = ApiClient("http://t.test", passwords=passwords)
+    client._http = httpx.Client(base_url="http://t.test", transport=httpx.MockTransport(handler))
+    return client
 
 
 class FakeClock:

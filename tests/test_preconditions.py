@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from dpaas_conformance.library.calls import Session
-from dpaas_conformance.library.client import ApiClient
 from dpaas_conformance.library.service import new_service_account
 from dpaas_conformance.library.target import Config, Principal, Target
+
+from tests.support import mocked_api
 
 ADMIN = Principal("admin", "admin@t.test", "admin-password-1", "org-a")
 TARGET = Target("http://t.test", Config(principals={"admin": ADMIN}))
@@ -44,8 +45,7 @@ def test_a_service_account_belongs_to_an_account_the_scenario_made(
             return httpx.Response(201, json={"id": "sa-1", **body})
         return httpx.Response(200, json={})  # the deactivation at teardown
 
-    api = ApiClient("http://t.test", passwords=TARGET.passwords)
-    api._http = httpx.Client(base_url="http://t.test", transport=httpx.MockTransport(target))
+    api = mocked_api(target, TARGET.passwords)
     session = Session(ADMIN, "access", "refresh")
 
     made = new_service_account(request, api, TARGET, session)

@@ -34,6 +34,7 @@ from dpaas_conformance.library.outcomes import Inconclusive
 from dpaas_conformance.library.target import Config, Membership, Principal, Target
 from pytest_bdd.steps import step_function_context_registry
 
+from tests.support import mocked_api
 from tests.then_cases_service import service_cases
 from tests.tiny_target import signing_key
 
@@ -118,13 +119,10 @@ def error(status: int, code: str, /, **details: list[str]) -> httpx.Response:
 
 def api(routes: dict[str, Callable[[httpx.Request], httpx.Response]]) -> ApiClient:
     """An ApiClient whose target answers from `routes` ("METHOD /path" -> handler)."""
-    client = ApiClient("http://t.test", passwords=TARGET.passwords)
-
     def handler(request: httpx.Request) -> httpx.Response:
         return routes[f"{request.method} {request.url.path}"](request)
 
-    client._http = httpx.Client(base_url="http://t.test", transport=httpx.MockTransport(handler))
-    return client
+    return mocked_api(handler, TARGET.passwords)
 
 
 def answers(status: int, body: Any) -> Callable[[httpx.Request], httpx.Response]:
