@@ -112,10 +112,11 @@ def server(data_dir: Path, src: Path | None = None) -> Iterator[tuple[str, float
 
 @contextmanager
 def floor_server(tmp: Path) -> Iterator[str]:
-    """The loopback floor (`floor.py`) on a free port; yields its base URL."""
+    """The loopback floor and the bare writes (`floor.py`) on a free port, its records file in
+    `tmp` (beside the data dirs); yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "tests.bench.floor", str(port)]
+    command = [sys.executable, "-m", "tests.bench.floor", str(port), str(tmp / "bare-records")]
     with process(command, base, tmp / "floor.log", None):
         yield base
 

@@ -14,6 +14,12 @@ With a second server (`--compare-src`, an earlier version), each of its operatio
 its own ("…, other server"), measured in the same rounds: a before/after difference smaller than
 the noise between two runs (often ±10% on a shared machine) shows up there, as the floor does.
 
+Two rows are bare writes, served by the floor's process (`floor.py`): a create and a refresh
+with only the work no implementation can leave out (the body, one record written and
+fdatasynced, and for the refresh an RS256 signature with PyJWT), as ordinary aiohttp handlers.
+They are the least any aiohttp server pays for those two on this machine: what the reference
+server costs beyond them is its own, and a target below them is out of reach.
+
 One more row is no request at all: the disk's own cost of what a write waits for, a record of
 300 bytes written over the zeros of a file grown ahead (as the journal is) beside the data dir and
 fdatasynced, measured by the benchmark itself in the same rounds (a create or a refresh pays one
@@ -39,6 +45,7 @@ FLOOR = "floor"
 #: what the rows of the second server (`--compare-src`) are named after
 OTHER = ", other server"
 FSYNC = "disk: 300 B written + fdatasync"
+BARE = ", bare aiohttp"
 TIMEOUT = 10.0
 RECORD = b"x" * 299 + b"\n"
 #: The probe file's size, zero-filled ahead as the journal is (its records go round in it).
@@ -137,6 +144,10 @@ class Operation:
 OPERATIONS: tuple[Operation, ...] = (
     Operation(FLOOR, "GET", lambda s: "/accounts", auth=False, on_floor=True),
     Operation(FSYNC, "", lambda s: "", local=_write_and_sync),
+    Operation("create" + BARE, "POST", lambda s: "/accounts", auth=False, on_floor=True,
+              body=lambda s, i: {"name": f"Bench {i}", "metadata": {"i": i}}, expect=(201,)),
+    Operation("refresh" + BARE, "POST", lambda s: "/authentication/refresh", auth=False,
+              on_floor=True, body=lambda s, i: {"refresh_token": s.refresh}),
     Operation("list", "GET", lambda s: "/accounts"),
     Operation("create", "POST", lambda s: "/accounts",
               body=lambda s, i: {"name": f"Bench {i}", "metadata": {"i": i}}, expect=(201,)),
