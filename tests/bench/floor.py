@@ -60,7 +60,8 @@ def stamp(t: float) -> str:
 
 
 class Records:
-    """Fixed-size records written over the zeros of a file grown ahead, each fdatasynced."""
+    """Records of `RECORD_BYTES` written over the zeros of a file grown ahead (as the journal
+    is), each fdatasynced. Also the benchmark's own disk row (`per_request.py`)."""
 
     def __init__(self, path: Path) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -69,10 +70,14 @@ class Records:
         self.at = 0
 
     def write_durably(self, document: object) -> None:
+        """`document`'s JSON, cut or padded to one record, written and fdatasynced."""
         record = json.dumps(document).encode()[: RECORD_BYTES - 1].ljust(RECORD_BYTES - 1)
         os.pwrite(self.fd, record + b"\n", self.at)
         os.fdatasync(self.fd)
         self.at = (self.at + RECORD_BYTES) % (RECORDS_FILE_BYTES - RECORD_BYTES)
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def make_app(records_file: Path | None = None) -> web.Application:

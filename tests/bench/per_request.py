@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -38,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.bench.floor import Records
 
 #: Per operation: a p50 at most this many floors (issue 19); None: no target.
 TARGETS: dict[str, float] = {"list": 2.0, "create": 3.0, "refresh": 3.0}
@@ -47,9 +48,6 @@ OTHER = ", other server"
 FSYNC = "disk: 300 B written + fdatasync"
 BARE = ", bare aiohttp"
 TIMEOUT = 10.0
-RECORD = b"x" * 299 + b"\n"
-#: The probe file's size, zero-filled ahead as the journal is (its records go round in it).
-PROBE_BYTES = 1 << 20
 
 
 class Client:
@@ -84,13 +82,12 @@ class Session:
 
     api: Client
     floor: Client
-    sync_fd: int
+    disk: Records
     access: str = ""
     refresh: str = ""
     account_id: str = ""
     doomed: list[str] = field(default_factory=list)
     made: int = 0
-    probe_at: int = 0
 
     def create(self, name: str) -> str:
         status, body = self.api.call("POST", "/accounts", {"name": name}, self.access)
@@ -105,9 +102,7 @@ def _prepare_deletes(s: Session, count: int) -> None:
 
 
 def _write_and_sync(s: Session, i: int) -> None:
-    s.probe_at = (s.probe_at + len(RECORD)) % (PROBE_BYTES - len(RECORD))
-    os.pwrite(s.sync_fd, RECORD, s.probe_at)
-    os.fdatasync(s.sync_fd)
+    s.disk.write_durably({"i": i})
 
 
 def _next_refresh(s: Session, body: bytes) -> None:
@@ -177,11 +172,9 @@ def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
     """Every operation `rounds` x `batch` times, interleaved; p50 per operation and its ratio to
     the floor's. `disk`: a file to write to for the disk row (beside the data dir).
     `other_base`: a second server whose operations are measured in the same rounds."""
-    fd = os.open(disk, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, bytes(PROBE_BYTES))
-    os.fsync(fd)
+    records = Records(disk)
     floor_client = Client(floor_base)
-    sessions = [Session(Client(b), floor_client, fd) for b in (base, other_base) if b]
+    sessions = [Session(Client(b), floor_client, records) for b in (base, other_base) if b]
     try:
         for s in sessions:
             _sign_in(s, login)
@@ -219,7 +212,7 @@ def measure(base: str, floor_base: str, login: dict[str, str], rounds: int,
         for s in sessions:
             s.api.close()
         floor_client.close()
-        os.close(fd)
+        records.close()
     rows = [row for _op, _s, row in plan]
     floor = next(r for r in rows if r.operation == FLOOR).p50
     return {
