@@ -33,9 +33,7 @@ START_TIMEOUT = 30.0
 def mocked_api(handler: Callable[[httpx.Request], httpx.Response],
                passwords: Iterable[str] = ()) -> ApiClient:
     """The suite's client, every request answered by `handler` (no server, no network)."""
-    client = ApiClient("http://t.test", passwords=passwords)
-    client._http = httpx.Client(base_url="http://t.test", transport=httpx.MockTransport(handler))
-    return client
+    return ApiClient("http://t.test", passwords=passwords, transport=httpx.MockTransport(handler))
 
 
 class FakeClock:

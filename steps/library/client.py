@@ -59,6 +59,26 @@ SECRET_VALUE = re.compile(
     re.IGNORECASE)
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing: each request carries what its step says and nothing a target
+    asked the suite to keep, so a cookie set in one scenario cannot authenticate (or break)
+    another's requests."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Http(httpx.Client):
+    """httpx's client without its cookie jar (httpx reads and fills it through `cookies`)."""
+
+    @property  # type: ignore[override]  # read-only: nothing may set cookies on the suite
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+
+_NO_COOKIES = _NoCookies()
+
+
 @cache
 def tls_context() -> ssl.SSLContext:
     """One verifying TLS context for the whole run: building one costs ~25 ms per client."""
@@ -195,7 +215,8 @@ class ApiClient:
 
     `passwords` are the configured principals' passwords: they are looked for in every response
     (USER-2) and masked wherever they appear in the exchange log. `issued` holds the run's key
-    secrets, looked for in every response too (KEY-2).
+    secrets, looked for in every response too (KEY-2). `transport` stands in for the guarded
+    network (the tests answer from a handler).
     """
 
     def __init__(
@@ -206,11 +227,12 @@ class ApiClient:
         limits: Limits | None = None,
         check: bool = True,
         issued: IssuedKeys | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.limits = limits or Limits()
-        self._http = httpx.Client(
+        self._http = _Http(
             base_url=base_url, timeout=self.limits.read_timeout, follow_redirects=False,
-            transport=GuardedTransport(tls_context()),
+            transport=transport or GuardedTransport(tls_context()),
             headers={"Accept-Encoding": ACCEPT_ENCODING},
         )
         self._lock = threading.Lock()
