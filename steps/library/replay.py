@@ -374,9 +374,7 @@ def _runs(data: bytes) -> list[tuple[bytes, int | None]]:
     plain = bytearray()
     i = 0
     while i < len(data):
-        j = i
-        while j < len(data) and data[j] == data[i]:
-            j += 1
+        j = _run_end(data, i)
         if j - i >= RUN_LIMIT:
             if plain:
                 out.append((bytes(plain), None))
@@ -388,6 +386,23 @@ def _runs(data: bytes) -> list[tuple[bytes, int | None]]:
     if plain:
         out.append((bytes(plain), None))
     return out
+
+
+def _run_end(data: bytes, i: int) -> int:
+    """Where the run of data[i] starting at i ends. Long runs (an oversized body of one byte,
+    megabytes of it) are crossed by comparing slices that double, then halve, in size: a byte at
+    a time, that took most of a second per replay."""
+    j, step = i + 1, 1
+    if j == len(data) or data[j] != data[i]:
+        return j  # the usual case, kept cheap
+    byte = data[i:j]
+    while step:
+        if data[j:j + step] == byte * step:
+            j += step
+            step *= 2
+        else:
+            step //= 2
+    return j
 
 
 def _octal(byte: int | bytes) -> str:
