@@ -59,24 +59,15 @@ SECRET_VALUE = re.compile(
     re.IGNORECASE)
 
 
-class _NoCookies(httpx.Cookies):
-    """A jar that keeps nothing: each request carries what its step says and nothing a target
-    asked the suite to keep, so a cookie set in one scenario cannot authenticate (or break)
-    another's requests."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
 class _Http(httpx.Client):
-    """httpx's client without its cookie jar (httpx reads and fills it through `cookies`)."""
+    """httpx's client without a cookie jar: each request carries what its step says and nothing
+    a target asked the suite to keep, so a cookie set in one scenario cannot authenticate (or
+    break) another's requests. httpx reads the jar and fills it through `cookies`: each use gets
+    an empty one, dropped after."""
 
     @property  # type: ignore[override]  # read-only: nothing may set cookies on the suite
     def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-
-_NO_COOKIES = _NoCookies()
+        return httpx.Cookies()
 
 
 @cache

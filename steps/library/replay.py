@@ -389,9 +389,9 @@ def _runs(data: bytes) -> list[tuple[bytes, int | None]]:
 
 
 def _run_end(data: bytes, i: int) -> int:
-    """Where the run of data[i] starting at i ends. Long runs (an oversized body of one byte,
-    megabytes of it) are crossed by comparing slices that double, then halve, in size: a byte at
-    a time, that took most of a second per replay."""
+    """Where the run of data[i] starting at i ends. A long run (an oversized body is megabytes of
+    one byte) is crossed by comparing slices that double, then halve, in size: stepping a byte at
+    a time took most of a second per replay."""
     j, step = i + 1, 1
     if j == len(data) or data[j] != data[i]:
         return j  # the usual case, kept cheap
